@@ -1,0 +1,55 @@
+using System.Runtime.InteropServices;
+
+namespace TraceStore.DuckDb.Native;
+
+internal static partial class NativeMethods
+{
+    /// <summary>duckdb.h, "Vector Interface" and "Validity Mask Functions". Vectors belong to their chunk.</summary>
+    internal static unsafe partial class Vectors
+    {
+        /// <summary>The caller destroys the returned logical type.</summary>
+        [LibraryImport(Library, EntryPoint = "duckdb_vector_get_column_type")]
+        internal static partial nint GetColumnType(nint vector);
+
+        // Trivial getter.
+        [LibraryImport(Library, EntryPoint = "duckdb_vector_get_data")]
+        [SuppressGCTransition]
+        internal static partial void* GetData(nint vector);
+
+        /// <summary>NULL when the vector has no NULLs. Row i is valid when bit (i &amp; 63) of word i &gt;&gt; 6 is set.</summary>
+        // Trivial getter.
+        [LibraryImport(Library, EntryPoint = "duckdb_vector_get_validity")]
+        [SuppressGCTransition]
+        internal static partial ulong* GetValidity(nint vector);
+
+        /// <summary>Allocates the mask if absent (all valid); fetch <see cref="GetValidity"/> again afterwards.</summary>
+        [LibraryImport(Library, EntryPoint = "duckdb_vector_ensure_validity_writable")]
+        internal static partial void EnsureValidityWritable(nint vector);
+
+        /// <summary>Copies the bytes into the vector's string heap.</summary>
+        [LibraryImport(Library, EntryPoint = "duckdb_vector_assign_string_element_len")]
+        internal static partial void AssignStringElementLen(nint vector, ulong index, byte* text, ulong length);
+
+        // Trivial getter.
+        [LibraryImport(Library, EntryPoint = "duckdb_list_vector_get_child")]
+        [SuppressGCTransition]
+        internal static partial nint ListGetChild(nint vector);
+
+        // Trivial getter.
+        [LibraryImport(Library, EntryPoint = "duckdb_list_vector_get_size")]
+        [SuppressGCTransition]
+        internal static partial ulong ListGetSize(nint vector);
+
+        [LibraryImport(Library, EntryPoint = "duckdb_list_vector_set_size")]
+        internal static partial DuckDbState ListSetSize(nint vector, ulong size);
+
+        /// <summary>Grows the child to at least the capacity (may reallocate: re-read child data pointers).</summary>
+        [LibraryImport(Library, EntryPoint = "duckdb_list_vector_reserve")]
+        internal static partial DuckDbState ListReserve(nint vector, ulong requiredCapacity);
+
+        // Trivial getter.
+        [LibraryImport(Library, EntryPoint = "duckdb_struct_vector_get_child")]
+        [SuppressGCTransition]
+        internal static partial nint StructGetChild(nint vector, ulong index);
+    }
+}

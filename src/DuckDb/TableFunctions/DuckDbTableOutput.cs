@@ -1,0 +1,31 @@
+using TraceStore.DuckDb.Native;
+
+namespace TraceStore.DuckDb.TableFunctions;
+
+/// <summary>The output chunk of one table-function call: one writer per projected column.</summary>
+internal readonly struct DuckDbTableOutput
+{
+    private readonly nint _chunk;
+    private readonly IReadOnlyList<DuckDbColumn> _columns;
+
+    internal DuckDbTableOutput(nint chunk, IReadOnlyList<DuckDbColumn> columns, IReadOnlyList<int> projection)
+    {
+        _chunk = chunk;
+        _columns = columns;
+        Projection = projection;
+    }
+
+    public static int Capacity => DuckDbDatabase.VectorSize;
+
+    /// <summary>For each output column, the index of the function's column it holds.</summary>
+    public IReadOnlyList<int> Projection { get; }
+
+    /// <summary>Writer for output column <paramref name="outputIndex"/> (which holds column <c>Projection[outputIndex]</c>).</summary>
+    public DuckDbVectorWriter Column(int outputIndex)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(outputIndex);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(outputIndex, Projection.Count);
+        var vector = NativeMethods.DataChunks.GetVector(_chunk, (ulong)outputIndex);
+        return new DuckDbVectorWriter(vector, _columns[Projection[outputIndex]].Type, Capacity);
+    }
+}

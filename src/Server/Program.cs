@@ -1,0 +1,3 @@
+using TraceStore.Server.Cli;
+
+return TraceStoreCli.Run(args);
