@@ -14,8 +14,6 @@ namespace TraceStore.DuckDb;
 /// </summary>
 internal readonly unsafe struct DuckDbVector
 {
-    private const long UnixEpochTicks = 621_355_968_000_000_000;
-
     private readonly nint _vector;
     private readonly byte* _data;
     private readonly ulong* _validity;
@@ -108,13 +106,13 @@ internal readonly unsafe struct DuckDbVector
             DuckDbTypeId.Date => ((int*)_data)[row] * TimeSpan.TicksPerDay,
             _ => ThrowTypeMismatch<long>("a TIMESTAMP type or DATE"),
         };
-        return new DateTime(UnixEpochTicks + ticks, DateTimeKind.Utc);
+        return new DateTime(DateTime.UnixEpoch.Ticks + ticks, DateTimeKind.Utc);
     }
 
     public DateOnly GetDate(int row)
     {
         var days = *(int*)At(row, DuckDbTypeId.Date, 4);
-        return DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + days);
+        return DateOnly.FromDayNumber(DuckDbTime.UnixEpochDayNumber + days);
     }
 
     /// <summary>VARCHAR (UTF-8) or BLOB bytes, pointing into the chunk: no copy, valid while the chunk lives.</summary>

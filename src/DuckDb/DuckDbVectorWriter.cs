@@ -89,7 +89,7 @@ internal readonly unsafe struct DuckDbVectorWriter
     public void SetDateTime(int row, DateTime value) => SetTimestampMicros(row, DuckDbTime.ToUnixMicros(value));
 
     public void SetDate(int row, DateOnly value) =>
-        *(int*)At(row, DuckDbTypeId.Date, 4) = value.DayNumber - DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
+        *(int*)At(row, DuckDbTypeId.Date, 4) = value.DayNumber - DuckDbTime.UnixEpochDayNumber;
 
     /// <summary>VARCHAR from UTF-8 bytes. Invalid UTF-8 is refused: DuckDB assumes every VARCHAR is valid.</summary>
     public void SetUtf8(int row, ReadOnlySpan<byte> utf8)
@@ -182,7 +182,7 @@ internal readonly unsafe struct DuckDbVectorWriter
 
         fixed (byte* p = bytes)
         {
-            NativeMethods.Vectors.AssignStringElementLen(_vector, (ulong)row, p, (ulong)bytes.Length);
+            NativeMethods.Vectors.UnsafeAssignStringElementLen(_vector, (ulong)row, p, (ulong)bytes.Length);
         }
     }
 

@@ -26,9 +26,14 @@ internal static partial class NativeMethods
         [LibraryImport(Library, EntryPoint = "duckdb_vector_ensure_validity_writable")]
         internal static partial void EnsureValidityWritable(nint vector);
 
-        /// <summary>Copies the bytes into the vector's string heap.</summary>
-        [LibraryImport(Library, EntryPoint = "duckdb_vector_assign_string_element_len")]
-        internal static partial void AssignStringElementLen(nint vector, ulong index, byte* text, ulong length);
+        /// <summary>
+        /// Copies the bytes into the vector's string heap without checking them. The checked
+        /// <c>duckdb_vector_assign_string_element_len</c> (which this supersedes in duckdb.h) re-validates VARCHAR input as
+        /// UTF-8 and silently stores NULL when it is not; <see cref="DuckDbVectorWriter"/> validates once itself and
+        /// throws instead, so the native check would only repeat work.
+        /// </summary>
+        [LibraryImport(Library, EntryPoint = "duckdb_unsafe_vector_assign_string_element_len")]
+        internal static partial void UnsafeAssignStringElementLen(nint vector, ulong index, byte* text, ulong length);
 
         // Trivial getter.
         [LibraryImport(Library, EntryPoint = "duckdb_list_vector_get_child")]

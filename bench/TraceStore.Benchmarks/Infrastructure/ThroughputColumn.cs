@@ -1,0 +1,64 @@
+using System.Collections.Concurrent;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+
+namespace TraceStore.Benchmarks.Infrastructure;
+
+/// <summary>
+/// Rows/s and MB/s columns: a benchmark records what one operation processes with <see cref="Record"/>
+/// (in its setup), and the column divides by the measured mean. Figures are per operation, so they stay
+/// right with OperationsPerInvoke. MB are 10^6 bytes of raw input (what the caller handed over, before any
+/// compression).
+/// </summary>
+public sealed class ThroughputColumn(ThroughputColumn.Measure measure) : IColumn
+{
+    private static readonly ConcurrentDictionary<string, (long Rows, long Bytes)> Work = new();
+
+    public enum Measure
+    {
+        Rows,
+        Bytes,
+    }
+
+    public string Id => $"Throughput.{measure}";
+
+    public string ColumnName => measure == Measure.Rows ? "Rows/s" : "MB/s";
+
+    public bool AlwaysShow => false;
+
+    public ColumnCategory Category => ColumnCategory.Custom;
+
+    public int PriorityInCategory => (int)measure;
+
+    public bool IsNumeric => true;
+
+    public UnitType UnitType => UnitType.Dimensionless;
+
+    public string Legend => measure == Measure.Rows
+        ? "Rows processed per second (rows per operation / mean)"
+        : "Raw input megabytes (10^6 B) processed per second";
+
+    /// <summary>Declares the work one operation of <paramref name="benchmark"/> (the method name) does.</summary>
+    public static void Record(string benchmark, long rows, long bytes) => Work[benchmark] = (rows, bytes);
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
+    {
+        var report = summary[benchmarkCase];
+        if (report?.ResultStatistics is not { } stats || !Work.TryGetValue(benchmarkCase.Descriptor.WorkloadMethod.Name, out var work))
+        {
+            return "-";
+        }
+
+        var seconds = stats.Mean / 1e9;
+        return measure == Measure.Rows
+            ? (work.Rows / seconds).ToString("N0", System.Globalization.CultureInfo.InvariantCulture)
+            : (work.Bytes / seconds / 1e6).ToString("N1", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+    public bool IsAvailable(Summary summary) => !Work.IsEmpty;
+}
