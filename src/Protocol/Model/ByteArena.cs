@@ -1,0 +1,42 @@
+namespace TraceStore.Protocol.Model;
+
+/// <summary>
+/// One growable byte buffer holding every string and bytes value of a batch, addressed by
+/// <see cref="ArenaSlice"/>. Capacity is kept across <see cref="Clear"/>.
+/// </summary>
+public sealed class ByteArena
+{
+    private byte[] _bytes;
+
+    public ByteArena(int initialCapacity = 4096) => _bytes = new byte[Math.Max(initialCapacity, 64)];
+
+    public int Length { get; private set; }
+
+    public ArenaSlice Append(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.IsEmpty)
+        {
+            return default;
+        }
+
+        if (Length + bytes.Length > _bytes.Length)
+        {
+            Array.Resize(ref _bytes, Math.Max(Length + bytes.Length, _bytes.Length * 2));
+        }
+
+        bytes.CopyTo(_bytes.AsSpan(Length));
+        var slice = new ArenaSlice(Length, bytes.Length);
+        Length += bytes.Length;
+        return slice;
+    }
+
+    public ReadOnlySpan<byte> this[ArenaSlice slice] => _bytes.AsSpan(slice.Offset, slice.Length);
+
+    public void Truncate(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)length, (uint)Length, nameof(length));
+        Length = length;
+    }
+
+    public void Clear() => Length = 0;
+}

@@ -1,0 +1,77 @@
+using System.Runtime.CompilerServices;
+
+namespace TraceStore.Protocol.Model;
+
+/// <summary>
+/// A growable array of records that keeps its capacity across <see cref="Clear"/>, so a reused
+/// <see cref="SpanBatch"/> stops allocating once it has seen its largest request. Records are returned by
+/// reference for in-place filling.
+/// </summary>
+public sealed class RecordList<T>
+    where T : struct
+{
+    private T[] _items;
+
+    public RecordList(int initialCapacity = 16) => _items = new T[Math.Max(initialCapacity, 4)];
+
+    public int Count { get; private set; }
+
+    public ref T this[int index]
+    {
+        get
+        {
+            if ((uint)index >= (uint)Count)
+            {
+                ThrowIndex(index);
+            }
+
+            return ref _items[index];
+        }
+    }
+
+    public ReadOnlySpan<T> AsSpan() => _items.AsSpan(0, Count);
+
+    public ReadOnlySpan<T> Slice(RecordRange range) => _items.AsSpan(range.Start, range.Count);
+
+    /// <summary>Appends a default record and returns a reference to it (valid until the next append).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref T Add()
+    {
+        if (Count == _items.Length)
+        {
+            Grow(Count + 1);
+        }
+
+        ref var item = ref _items[Count++];
+        item = default;
+        return ref item;
+    }
+
+    /// <summary>Appends <paramref name="items"/> as one contiguous run and returns where it starts.</summary>
+    public int AddRange(ReadOnlySpan<T> items)
+    {
+        if (Count + items.Length > _items.Length)
+        {
+            Grow(Count + items.Length);
+        }
+
+        var start = Count;
+        items.CopyTo(_items.AsSpan(start));
+        Count += items.Length;
+        return start;
+    }
+
+    /// <summary>Drops records from <paramref name="count"/> on (rolls back a partly decoded element).</summary>
+    public void Truncate(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)count, (uint)Count, nameof(count));
+        Count = count;
+    }
+
+    public void Clear() => Count = 0;
+
+    private void Grow(int needed) => Array.Resize(ref _items, Math.Max(needed, _items.Length * 2));
+
+    private void ThrowIndex(int index) =>
+        throw new ArgumentOutOfRangeException(nameof(index), index, $"Index {index} is outside the {Count} records.");
+}

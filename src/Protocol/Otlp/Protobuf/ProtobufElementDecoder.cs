@@ -1,0 +1,420 @@
+using System.Text.Unicode;
+using TraceStore.Protocol.Model;
+using F = TraceStore.Protocol.Otlp.OtlpFields;
+
+namespace TraceStore.Protocol.Otlp.Protobuf;
+
+/// <summary>
+/// Decodes the elements of an export request that arrive whole (a <c>Resource</c>, an <c>InstrumentationScope</c>,
+/// a <c>Span</c> with its events, links and attributes) from one contiguous span into a <see cref="SpanBatch"/>.
+/// <para>Contiguity: key/values and array values are first pushed on a scratch stack; when the element that owns
+/// them ends, its entries move to the batch as one run. Nested lists finish before their parent, so every
+/// range is contiguous however the fields interleave on the wire.</para>
+/// <para>Per-span problems (bad ids, invalid UTF-8, end before start, nesting too deep) do not stop decoding: the
+/// span is rolled back and counted as rejected. Structural problems throw <see cref="OtlpDecodeException"/>.</para>
+/// </summary>
+internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecoderOptions options)
+{
+    private readonly RecordList<KeyValueRecord> _keyValueStack = new(64);
+    private readonly RecordList<AnyValueRecord> _arrayValueStack = new(16);
+
+    private bool _inSpan;
+    private string? _spanProblem;
+
+    public SpanBatch Batch => batch;
+
+    public void DecodeResource(ReadOnlySpan<byte> data, long offset, ref ResourceRecord resource)
+    {
+        var reader = new ProtoReader(data, offset);
+        var attributesBase = _keyValueStack.Count;
+        var attributeIndex = 0;
+        while (reader.TryReadTag(out var field, out var wireType))
+        {
+            switch (field)
+            {
+                case F.Resource.Attributes:
+                    reader.Expect(wireType, WireType.LengthDelimited, "attributes");
+                    DecodeKeyValueInto(ref reader, "attributes", attributeIndex++, depth: 1);
+                    break;
+                case F.Resource.DroppedAttributesCount:
+                    reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
+                    resource.DroppedAttributesCount = (uint)reader.ReadVarint();
+                    break;
+                default:
+                    reader.Skip(field, wireType);
+                    break;
+            }
+        }
+
+        resource.Attributes = PopKeyValues(attributesBase);
+    }
+
+    public void DecodeScope(ReadOnlySpan<byte> data, long offset, ref ScopeRecord scope)
+    {
+        var reader = new ProtoReader(data, offset);
+        var attributesBase = _keyValueStack.Count;
+        var attributeIndex = 0;
+        while (reader.TryReadTag(out var field, out var wireType))
+        {
+            switch (field)
+            {
+                case F.InstrumentationScope.Name:
+                    scope.Name = ReadString(ref reader, wireType, "name");
+                    break;
+                case F.InstrumentationScope.Version:
+                    scope.Version = ReadString(ref reader, wireType, "version");
+                    break;
+                case F.InstrumentationScope.Attributes:
+                    reader.Expect(wireType, WireType.LengthDelimited, "attributes");
+                    DecodeKeyValueInto(ref reader, "attributes", attributeIndex++, depth: 1);
+                    break;
+                case F.InstrumentationScope.DroppedAttributesCount:
+                    reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
+                    scope.DroppedAttributesCount = (uint)reader.ReadVarint();
+                    break;
+                default:
+                    reader.Skip(field, wireType);
+                    break;
+            }
+        }
+
+        scope.Attributes = PopKeyValues(attributesBase);
+    }
+
+    /// <summary>A string field of a ResourceSpans or ScopeSpans (schema_url): invalid UTF-8 rejects the request.</summary>
+    public ArenaSlice DecodeOuterString(ReadOnlySpan<byte> data, long offset, string field)
+    {
+        if (!Utf8.IsValid(data))
+        {
+            OtlpDecodeException.Throw(OtlpRejectReason.InvalidUtf8, $"{field} is not valid UTF-8", offset);
+        }
+
+        return batch.Arena.Append(data);
+    }
+
+    /// <summary>Decodes one span; returns false (and records why) when per-span validation refused it.</summary>
+    /// <param name="path">Names the span in a rejection message; only called when the span is refused.</param>
+    public bool DecodeSpan(ReadOnlySpan<byte> data, long offset, int scopeIndex, Func<string> path)
+    {
+        var mark = Mark.Take(batch);
+        var attributesBase = _keyValueStack.Count;
+        _inSpan = true;
+        _spanProblem = null;
+        try
+        {
+            ref var span = ref batch.Spans.Add();
+            span.ScopeIndex = scopeIndex;
+            var ids = DecodeSpanFields(data, offset, ref span);
+            span.Attributes = PopKeyValues(attributesBase);
+            var problem = _spanProblem ?? ids.Problem(span);
+            if (problem is null)
+            {
+                return true;
+            }
+
+            mark.RollBack(batch);
+            batch.Reject($"{path()}: {problem}");
+            return false;
+        }
+        finally
+        {
+            _inSpan = false;
+        }
+    }
+
+    /// <summary>Forgets scratch state left by a request that failed half way.</summary>
+    public void Reset()
+    {
+        _keyValueStack.Clear();
+        _arrayValueStack.Clear();
+        _inSpan = false;
+        _spanProblem = null;
+    }
+
+    private SpanIdFields DecodeSpanFields(ReadOnlySpan<byte> data, long offset, ref SpanRecord span)
+    {
+        var reader = new ProtoReader(data, offset);
+        var ids = default(SpanIdFields);
+        int attributeIndex = 0, eventIndex = 0, linkIndex = 0;
+        var eventsStart = batch.Events.Count;
+        var linksStart = batch.Links.Count;
+        while (reader.TryReadTag(out var field, out var wireType))
+        {
+            switch (field)
+            {
+                case F.Span.TraceId:
+                    reader.Expect(wireType, WireType.LengthDelimited, "trace_id");
+                    ids.TraceIdLength = ReadId(ref reader, out var traceId, TraceId.Size);
+                    if (ids.TraceIdLength == TraceId.Size)
+                    {
+                        span.TraceId = TraceId.FromBytes(traceId);
+                    }
+
+                    break;
+                case F.Span.SpanId:
+                    reader.Expect(wireType, WireType.LengthDelimited, "span_id");
+                    ids.SpanIdLength = ReadId(ref reader, out var spanId, SpanId.Size);
+                    if (ids.SpanIdLength == SpanId.Size)
+                    {
+                        span.SpanId = SpanId.FromBytes(spanId);
+                    }
+
+                    break;
+                case F.Span.TraceState:
+                    span.TraceState = ReadString(ref reader, wireType, "trace_state");
+                    break;
+                case F.Span.ParentSpanId:
+                    reader.Expect(wireType, WireType.LengthDelimited, "parent_span_id");
+                    ids.ParentIdLength = ReadId(ref reader, out var parentId, SpanId.Size);
+                    span.ParentSpanId = ids.ParentIdLength == SpanId.Size ? SpanId.FromBytes(parentId) : default;
+                    break;
+                case F.Span.Name:
+                    span.Name = ReadString(ref reader, wireType, "name");
+                    break;
+                case F.Span.Kind:
+                    reader.Expect(wireType, WireType.Varint, "kind");
+                    span.Kind = (SpanKind)(int)reader.ReadVarint();
+                    break;
+                case F.Span.StartTimeUnixNano:
+                    reader.Expect(wireType, WireType.Fixed64, "start_time_unix_nano");
+                    span.StartTimeUnixNano = reader.ReadFixed64();
+                    break;
+                case F.Span.EndTimeUnixNano:
+                    reader.Expect(wireType, WireType.Fixed64, "end_time_unix_nano");
+                    span.EndTimeUnixNano = reader.ReadFixed64();
+                    break;
+                case F.Span.Attributes:
+                    reader.Expect(wireType, WireType.LengthDelimited, "attributes");
+                    DecodeKeyValueInto(ref reader, "attributes", attributeIndex++, depth: 1);
+                    break;
+                case F.Span.DroppedAttributesCount:
+                    reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
+                    span.DroppedAttributesCount = (uint)reader.ReadVarint();
+                    break;
+                case F.Span.Events:
+                    reader.Expect(wireType, WireType.LengthDelimited, "events");
+                    DecodeEvent(ref reader, eventIndex++);
+                    break;
+                case F.Span.DroppedEventsCount:
+                    reader.Expect(wireType, WireType.Varint, "dropped_events_count");
+                    span.DroppedEventsCount = (uint)reader.ReadVarint();
+                    break;
+                case F.Span.Links:
+                    reader.Expect(wireType, WireType.LengthDelimited, "links");
+                    DecodeLink(ref reader, linkIndex++);
+                    break;
+                case F.Span.DroppedLinksCount:
+                    reader.Expect(wireType, WireType.Varint, "dropped_links_count");
+                    span.DroppedLinksCount = (uint)reader.ReadVarint();
+                    break;
+                case F.Span.Status:
+                    reader.Expect(wireType, WireType.LengthDelimited, "status");
+                    DecodeStatus(ref reader, ref span);
+                    break;
+                case F.Span.Flags:
+                    reader.Expect(wireType, WireType.Fixed32, "flags");
+                    span.Flags = reader.ReadFixed32();
+                    break;
+                default:
+                    reader.Skip(field, wireType);
+                    break;
+            }
+        }
+
+        span.Events = new RecordRange(eventsStart, batch.Events.Count - eventsStart);
+        span.Links = new RecordRange(linksStart, batch.Links.Count - linksStart);
+        return ids;
+    }
+
+    private void DecodeStatus(ref ProtoReader outer, ref SpanRecord span)
+    {
+        var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
+        try
+        {
+            // Repeated occurrences of a message field merge: each field read overwrites only itself.
+            while (reader.TryReadTag(out var field, out var wireType))
+            {
+                switch (field)
+                {
+                    case F.Status.Message:
+                        span.StatusMessage = ReadString(ref reader, wireType, "message");
+                        break;
+                    case F.Status.Code:
+                        reader.Expect(wireType, WireType.Varint, "code");
+                        span.StatusCode = (StatusCode)(int)reader.ReadVarint();
+                        break;
+                    default:
+                        reader.Skip(field, wireType);
+                        break;
+                }
+            }
+        }
+        catch (OtlpDecodeException e)
+        {
+            throw e.Within("status");
+        }
+    }
+
+    private void DecodeEvent(ref ProtoReader outer, int index)
+    {
+        var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
+        var attributesBase = _keyValueStack.Count;
+        try
+        {
+            var record = default(EventRecord);
+            var attributeIndex = 0;
+            while (reader.TryReadTag(out var field, out var wireType))
+            {
+                switch (field)
+                {
+                    case F.Event.TimeUnixNano:
+                        reader.Expect(wireType, WireType.Fixed64, "time_unix_nano");
+                        record.TimeUnixNano = reader.ReadFixed64();
+                        break;
+                    case F.Event.Name:
+                        record.Name = ReadString(ref reader, wireType, "name");
+                        break;
+                    case F.Event.Attributes:
+                        reader.Expect(wireType, WireType.LengthDelimited, "attributes");
+                        DecodeKeyValueInto(ref reader, "attributes", attributeIndex++, depth: 1);
+                        break;
+                    case F.Event.DroppedAttributesCount:
+                        reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
+                        record.DroppedAttributesCount = (uint)reader.ReadVarint();
+                        break;
+                    default:
+                        reader.Skip(field, wireType);
+                        break;
+                }
+            }
+
+            record.Attributes = PopKeyValues(attributesBase);
+            batch.Events.Add() = record;
+        }
+        catch (OtlpDecodeException e)
+        {
+            throw e.Within("events", index);
+        }
+    }
+
+    private void DecodeLink(ref ProtoReader outer, int index)
+    {
+        var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
+        var attributesBase = _keyValueStack.Count;
+        try
+        {
+            var record = default(LinkRecord);
+            var attributeIndex = 0;
+            int traceIdLength = 0, spanIdLength = 0;
+            while (reader.TryReadTag(out var field, out var wireType))
+            {
+                switch (field)
+                {
+                    case F.Link.TraceId:
+                        reader.Expect(wireType, WireType.LengthDelimited, "trace_id");
+                        traceIdLength = ReadId(ref reader, out var traceId, TraceId.Size);
+                        record.TraceId = traceIdLength == TraceId.Size ? TraceId.FromBytes(traceId) : default;
+                        break;
+                    case F.Link.SpanId:
+                        reader.Expect(wireType, WireType.LengthDelimited, "span_id");
+                        spanIdLength = ReadId(ref reader, out var spanId, SpanId.Size);
+                        record.SpanId = spanIdLength == SpanId.Size ? SpanId.FromBytes(spanId) : default;
+                        break;
+                    case F.Link.TraceState:
+                        record.TraceState = ReadString(ref reader, wireType, "trace_state");
+                        break;
+                    case F.Link.Attributes:
+                        reader.Expect(wireType, WireType.LengthDelimited, "attributes");
+                        DecodeKeyValueInto(ref reader, "attributes", attributeIndex++, depth: 1);
+                        break;
+                    case F.Link.DroppedAttributesCount:
+                        reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
+                        record.DroppedAttributesCount = (uint)reader.ReadVarint();
+                        break;
+                    case F.Link.Flags:
+                        reader.Expect(wireType, WireType.Fixed32, "flags");
+                        record.Flags = reader.ReadFixed32();
+                        break;
+                    default:
+                        reader.Skip(field, wireType);
+                        break;
+                }
+            }
+
+            record.Attributes = PopKeyValues(attributesBase);
+            if (traceIdLength != TraceId.Size || record.TraceId.IsEmpty || spanIdLength != SpanId.Size || record.SpanId.IsEmpty)
+            {
+                _spanProblem ??= $"links[{index}]: trace_id must be 16 bytes and span_id 8 bytes, not all zeros (got {traceIdLength} and {spanIdLength} bytes)";
+            }
+
+            batch.Links.Add() = record;
+        }
+        catch (OtlpDecodeException e)
+        {
+            throw e.Within("links", index);
+        }
+    }
+
+    /// <summary>What the id fields of a span looked like; lengths are negated when the id was all zeros.</summary>
+    private struct SpanIdFields
+    {
+        public const int AllZeroTraceId = -TraceId.Size;
+        public const int AllZeroSpanId = -SpanId.Size;
+
+        public int TraceIdLength;
+        public int SpanIdLength;
+        public int ParentIdLength;
+
+        public readonly string? Problem(in SpanRecord span)
+        {
+            if (TraceIdLength != TraceId.Size)
+            {
+                return TraceIdLength switch
+                {
+                    0 => "trace_id is missing",
+                    AllZeroTraceId => "trace_id is all zeros",
+                    _ => $"trace_id is {TraceIdLength} bytes; it must be 16",
+                };
+            }
+
+            if (SpanIdLength != SpanId.Size)
+            {
+                return SpanIdLength switch
+                {
+                    0 => "span_id is missing",
+                    AllZeroSpanId => "span_id is all zeros",
+                    _ => $"span_id is {SpanIdLength} bytes; it must be 8",
+                };
+            }
+
+            if (ParentIdLength is not (0 or SpanId.Size or AllZeroSpanId))
+            {
+                return $"parent_span_id is {ParentIdLength} bytes; it must be 8 or empty";
+            }
+
+            if (span.StartTimeUnixNano != 0 && span.EndTimeUnixNano != 0 && span.EndTimeUnixNano < span.StartTimeUnixNano)
+            {
+                return $"end_time_unix_nano {span.EndTimeUnixNano} is before start_time_unix_nano {span.StartTimeUnixNano}";
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>List lengths and arena size at the start of a span, to roll a refused span back.</summary>
+    private readonly record struct Mark(int Spans, int Events, int Links, int KeyValues, int ArrayValues, int Arena)
+    {
+        public static Mark Take(SpanBatch b) =>
+            new(b.Spans.Count, b.Events.Count, b.Links.Count, b.KeyValues.Count, b.ArrayValues.Count, b.Arena.Length);
+
+        public void RollBack(SpanBatch b)
+        {
+            b.Spans.Truncate(Spans);
+            b.Events.Truncate(Events);
+            b.Links.Truncate(Links);
+            b.KeyValues.Truncate(KeyValues);
+            b.ArrayValues.Truncate(ArrayValues);
+            b.Arena.Truncate(Arena);
+        }
+    }
+}
