@@ -1,4 +1,3 @@
-using System.Text.Unicode;
 using TraceStore.Protocol.Model;
 using F = TraceStore.Protocol.Otlp.OtlpFields;
 
@@ -32,7 +31,7 @@ internal sealed partial class ProtobufElementDecoder
                 }
             }
 
-            _keyValueStack.Add() = record;
+            _writer.PushKeyValue() = record;
         }
         catch (OtlpDecodeException e)
         {
@@ -105,7 +104,7 @@ internal sealed partial class ProtobufElementDecoder
         }
 
         var reader = new ProtoReader(data, offset);
-        var stackBase = keyValues ? _keyValueStack.Count : _arrayValueStack.Count;
+        var stackBase = keyValues ? _writer.KeyValueStackDepth : _writer.ArrayValueStackDepth;
         var index = 0;
         try
         {
@@ -127,7 +126,7 @@ internal sealed partial class ProtobufElementDecoder
                     try
                     {
                         var element = DecodeAnyValue(ref reader, depth + 1);
-                        _arrayValueStack.Add() = element;
+                        _writer.PushArrayValue() = element;
                         index++;
                     }
                     catch (OtlpDecodeException e)
@@ -142,68 +141,23 @@ internal sealed partial class ProtobufElementDecoder
             throw e.Within(name);
         }
 
-        return keyValues ? PopKeyValues(stackBase) : PopArrayValues(stackBase);
+        return keyValues ? _writer.PopKeyValues(stackBase) : _writer.PopArrayValues(stackBase);
     }
 
-    private void NestingTooDeep(long offset, string field)
-    {
-        var detail = $"{field} nests deeper than {options.MaxAttributeDepth} levels";
-        if (!_inSpan)
-        {
-            OtlpDecodeException.Throw(OtlpRejectReason.NestingTooDeep, detail, offset);
-        }
-
-        _spanProblem ??= detail;
-    }
+    private void NestingTooDeep(long offset, string field) =>
+        _writer.Problem(OtlpRejectReason.NestingTooDeep, $"{field} nests deeper than {options.MaxAttributeDepth} levels", offset);
 
     private ArenaSlice ReadString(ref ProtoReader reader, WireType wireType, string field)
     {
         reader.Expect(wireType, WireType.LengthDelimited, field);
         var bytes = reader.ReadLengthDelimited(out var offset);
-        if (!Utf8.IsValid(bytes))
-        {
-            if (!_inSpan)
-            {
-                OtlpDecodeException.Throw(OtlpRejectReason.InvalidUtf8, $"{field} is not valid UTF-8", offset);
-            }
-
-            _spanProblem ??= $"{field} is not valid UTF-8 (at byte {offset})";
-            return default;
-        }
-
-        return batch.Arena.Append(bytes);
+        return _writer.AppendUtf8(bytes, field, offset);
     }
 
-    /// <summary>Reads an id field; returns its length (the id is only meaningful when it equals <paramref name="size"/>).</summary>
-    private static int ReadId(ref ProtoReader reader, out ReadOnlySpan<byte> id, int size)
+    /// <summary>Reads an id field and returns its length as <see cref="SpanValidation.IdLength"/> defines it.</summary>
+    private static int ReadId(ref ProtoReader reader, out ReadOnlySpan<byte> id)
     {
         id = reader.ReadLengthDelimited(out _);
-        return id.Length == size && !id.ContainsAnyExcept((byte)0) ? -size : id.Length;
-    }
-
-    private RecordRange PopKeyValues(int stackBase)
-    {
-        var count = _keyValueStack.Count - stackBase;
-        if (count == 0)
-        {
-            return new RecordRange(batch.KeyValues.Count, 0);
-        }
-
-        var start = batch.KeyValues.AddRange(_keyValueStack.AsSpan()[stackBase..]);
-        _keyValueStack.Truncate(stackBase);
-        return new RecordRange(start, count);
-    }
-
-    private RecordRange PopArrayValues(int stackBase)
-    {
-        var count = _arrayValueStack.Count - stackBase;
-        if (count == 0)
-        {
-            return new RecordRange(batch.ArrayValues.Count, 0);
-        }
-
-        var start = batch.ArrayValues.AddRange(_arrayValueStack.AsSpan()[stackBase..]);
-        _arrayValueStack.Truncate(stackBase);
-        return new RecordRange(start, count);
+        return SpanValidation.IdLength(id);
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.Unicode;
 using TraceStore.Protocol.Model;
 using F = TraceStore.Protocol.Otlp.OtlpFields;
 
@@ -15,18 +14,14 @@ namespace TraceStore.Protocol.Otlp.Protobuf;
 /// </summary>
 internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecoderOptions options)
 {
-    private readonly RecordList<KeyValueRecord> _keyValueStack = new(64);
-    private readonly RecordList<AnyValueRecord> _arrayValueStack = new(16);
-
-    private bool _inSpan;
-    private string? _spanProblem;
+    private readonly BatchWriter _writer = new(batch);
 
     public SpanBatch Batch => batch;
 
     public void DecodeResource(ReadOnlySpan<byte> data, long offset, ref ResourceRecord resource)
     {
         var reader = new ProtoReader(data, offset);
-        var attributesBase = _keyValueStack.Count;
+        var attributesBase = _writer.KeyValueStackDepth;
         var attributeIndex = 0;
         while (reader.TryReadTag(out var field, out var wireType))
         {
@@ -46,13 +41,13 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
             }
         }
 
-        resource.Attributes = PopKeyValues(attributesBase);
+        resource.Attributes = _writer.PopKeyValues(attributesBase);
     }
 
     public void DecodeScope(ReadOnlySpan<byte> data, long offset, ref ScopeRecord scope)
     {
         var reader = new ProtoReader(data, offset);
-        var attributesBase = _keyValueStack.Count;
+        var attributesBase = _writer.KeyValueStackDepth;
         var attributeIndex = 0;
         while (reader.TryReadTag(out var field, out var wireType))
         {
@@ -78,58 +73,25 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
             }
         }
 
-        scope.Attributes = PopKeyValues(attributesBase);
+        scope.Attributes = _writer.PopKeyValues(attributesBase);
     }
 
     /// <summary>A string field of a ResourceSpans or ScopeSpans (schema_url): invalid UTF-8 rejects the request.</summary>
-    public ArenaSlice DecodeOuterString(ReadOnlySpan<byte> data, long offset, string field)
-    {
-        if (!Utf8.IsValid(data))
-        {
-            OtlpDecodeException.Throw(OtlpRejectReason.InvalidUtf8, $"{field} is not valid UTF-8", offset);
-        }
-
-        return batch.Arena.Append(data);
-    }
+    public ArenaSlice DecodeOuterString(ReadOnlySpan<byte> data, long offset, string field) => _writer.AppendUtf8(data, field, offset);
 
     /// <summary>Decodes one span; returns false (and records why) when per-span validation refused it.</summary>
     /// <param name="path">Names the span in a rejection message; only called when the span is refused.</param>
     public bool DecodeSpan(ReadOnlySpan<byte> data, long offset, int scopeIndex, Func<string> path)
     {
-        var mark = Mark.Take(batch);
-        var attributesBase = _keyValueStack.Count;
-        _inSpan = true;
-        _spanProblem = null;
-        try
-        {
-            ref var span = ref batch.Spans.Add();
-            span.ScopeIndex = scopeIndex;
-            var ids = DecodeSpanFields(data, offset, ref span);
-            span.Attributes = PopKeyValues(attributesBase);
-            var problem = _spanProblem ?? ids.Problem(span);
-            if (problem is null)
-            {
-                return true;
-            }
-
-            mark.RollBack(batch);
-            batch.Reject($"{path()}: {problem}");
-            return false;
-        }
-        finally
-        {
-            _inSpan = false;
-        }
+        var attributesBase = _writer.KeyValueStackDepth;
+        ref var span = ref _writer.BeginSpan(scopeIndex);
+        var ids = DecodeSpanFields(data, offset, ref span);
+        span.Attributes = _writer.PopKeyValues(attributesBase);
+        return _writer.EndSpan(SpanValidation.Problem(span, ids.TraceIdLength, ids.SpanIdLength, ids.ParentIdLength), path);
     }
 
     /// <summary>Forgets scratch state left by a request that failed half way.</summary>
-    public void Reset()
-    {
-        _keyValueStack.Clear();
-        _arrayValueStack.Clear();
-        _inSpan = false;
-        _spanProblem = null;
-    }
+    public void Reset() => _writer.Reset();
 
     private SpanIdFields DecodeSpanFields(ReadOnlySpan<byte> data, long offset, ref SpanRecord span)
     {
@@ -144,7 +106,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
             {
                 case F.Span.TraceId:
                     reader.Expect(wireType, WireType.LengthDelimited, "trace_id");
-                    ids.TraceIdLength = ReadId(ref reader, out var traceId, TraceId.Size);
+                    ids.TraceIdLength = ReadId(ref reader, out var traceId);
                     if (ids.TraceIdLength == TraceId.Size)
                     {
                         span.TraceId = TraceId.FromBytes(traceId);
@@ -153,7 +115,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                     break;
                 case F.Span.SpanId:
                     reader.Expect(wireType, WireType.LengthDelimited, "span_id");
-                    ids.SpanIdLength = ReadId(ref reader, out var spanId, SpanId.Size);
+                    ids.SpanIdLength = ReadId(ref reader, out var spanId);
                     if (ids.SpanIdLength == SpanId.Size)
                     {
                         span.SpanId = SpanId.FromBytes(spanId);
@@ -165,7 +127,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                     break;
                 case F.Span.ParentSpanId:
                     reader.Expect(wireType, WireType.LengthDelimited, "parent_span_id");
-                    ids.ParentIdLength = ReadId(ref reader, out var parentId, SpanId.Size);
+                    ids.ParentIdLength = ReadId(ref reader, out var parentId);
                     span.ParentSpanId = ids.ParentIdLength == SpanId.Size ? SpanId.FromBytes(parentId) : default;
                     break;
                 case F.Span.Name:
@@ -258,7 +220,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
     private void DecodeEvent(ref ProtoReader outer, int index)
     {
         var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
-        var attributesBase = _keyValueStack.Count;
+        var attributesBase = _writer.KeyValueStackDepth;
         try
         {
             var record = default(EventRecord);
@@ -288,7 +250,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                 }
             }
 
-            record.Attributes = PopKeyValues(attributesBase);
+            record.Attributes = _writer.PopKeyValues(attributesBase);
             batch.Events.Add() = record;
         }
         catch (OtlpDecodeException e)
@@ -300,7 +262,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
     private void DecodeLink(ref ProtoReader outer, int index)
     {
         var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
-        var attributesBase = _keyValueStack.Count;
+        var attributesBase = _writer.KeyValueStackDepth;
         try
         {
             var record = default(LinkRecord);
@@ -312,12 +274,12 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                 {
                     case F.Link.TraceId:
                         reader.Expect(wireType, WireType.LengthDelimited, "trace_id");
-                        traceIdLength = ReadId(ref reader, out var traceId, TraceId.Size);
+                        traceIdLength = ReadId(ref reader, out var traceId);
                         record.TraceId = traceIdLength == TraceId.Size ? TraceId.FromBytes(traceId) : default;
                         break;
                     case F.Link.SpanId:
                         reader.Expect(wireType, WireType.LengthDelimited, "span_id");
-                        spanIdLength = ReadId(ref reader, out var spanId, SpanId.Size);
+                        spanIdLength = ReadId(ref reader, out var spanId);
                         record.SpanId = spanIdLength == SpanId.Size ? SpanId.FromBytes(spanId) : default;
                         break;
                     case F.Link.TraceState:
@@ -341,10 +303,10 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                 }
             }
 
-            record.Attributes = PopKeyValues(attributesBase);
-            if (traceIdLength != TraceId.Size || record.TraceId.IsEmpty || spanIdLength != SpanId.Size || record.SpanId.IsEmpty)
+            record.Attributes = _writer.PopKeyValues(attributesBase);
+            if (SpanValidation.LinkProblem(index, traceIdLength, spanIdLength) is { } problem)
             {
-                _spanProblem ??= $"links[{index}]: trace_id must be 16 bytes and span_id 8 bytes, not all zeros (got {traceIdLength} and {spanIdLength} bytes)";
+                _writer.Problem(OtlpRejectReason.InvalidValue, problem, offset);
             }
 
             batch.Links.Add() = record;
@@ -355,66 +317,11 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
         }
     }
 
-    /// <summary>What the id fields of a span looked like; lengths are negated when the id was all zeros.</summary>
+    /// <summary>Lengths of the id fields as they arrived (see <see cref="SpanValidation.IdLength"/>).</summary>
     private struct SpanIdFields
     {
-        public const int AllZeroTraceId = -TraceId.Size;
-        public const int AllZeroSpanId = -SpanId.Size;
-
         public int TraceIdLength;
         public int SpanIdLength;
         public int ParentIdLength;
-
-        public readonly string? Problem(in SpanRecord span)
-        {
-            if (TraceIdLength != TraceId.Size)
-            {
-                return TraceIdLength switch
-                {
-                    0 => "trace_id is missing",
-                    AllZeroTraceId => "trace_id is all zeros",
-                    _ => $"trace_id is {TraceIdLength} bytes; it must be 16",
-                };
-            }
-
-            if (SpanIdLength != SpanId.Size)
-            {
-                return SpanIdLength switch
-                {
-                    0 => "span_id is missing",
-                    AllZeroSpanId => "span_id is all zeros",
-                    _ => $"span_id is {SpanIdLength} bytes; it must be 8",
-                };
-            }
-
-            if (ParentIdLength is not (0 or SpanId.Size or AllZeroSpanId))
-            {
-                return $"parent_span_id is {ParentIdLength} bytes; it must be 8 or empty";
-            }
-
-            if (span.StartTimeUnixNano != 0 && span.EndTimeUnixNano != 0 && span.EndTimeUnixNano < span.StartTimeUnixNano)
-            {
-                return $"end_time_unix_nano {span.EndTimeUnixNano} is before start_time_unix_nano {span.StartTimeUnixNano}";
-            }
-
-            return null;
-        }
-    }
-
-    /// <summary>List lengths and arena size at the start of a span, to roll a refused span back.</summary>
-    private readonly record struct Mark(int Spans, int Events, int Links, int KeyValues, int ArrayValues, int Arena)
-    {
-        public static Mark Take(SpanBatch b) =>
-            new(b.Spans.Count, b.Events.Count, b.Links.Count, b.KeyValues.Count, b.ArrayValues.Count, b.Arena.Length);
-
-        public void RollBack(SpanBatch b)
-        {
-            b.Spans.Truncate(Spans);
-            b.Events.Truncate(Events);
-            b.Links.Truncate(Links);
-            b.KeyValues.Truncate(KeyValues);
-            b.ArrayValues.Truncate(ArrayValues);
-            b.Arena.Truncate(Arena);
-        }
     }
 }

@@ -1,0 +1,54 @@
+namespace TraceStore.Protocol.Model;
+
+/// <summary>
+/// The per-span checks both decoders apply once a span is complete. Id lengths are what arrived on the wire:
+/// 0 when absent, negative (-16, -8) when present but all zeros.
+/// </summary>
+internal static class SpanValidation
+{
+    public const int AllZeroTraceId = -TraceId.Size;
+    public const int AllZeroSpanId = -SpanId.Size;
+
+    /// <summary>The length to record for an id field's bytes.</summary>
+    public static int IdLength(ReadOnlySpan<byte> id) => id.Length > 0 && !id.ContainsAnyExcept((byte)0) ? -id.Length : id.Length;
+
+    public static string? Problem(in SpanRecord span, int traceIdLength, int spanIdLength, int parentIdLength)
+    {
+        if (traceIdLength != TraceId.Size)
+        {
+            return traceIdLength switch
+            {
+                0 => "trace_id is missing",
+                AllZeroTraceId => "trace_id is all zeros",
+                _ => $"trace_id is {Math.Abs(traceIdLength)} bytes; it must be 16",
+            };
+        }
+
+        if (spanIdLength != SpanId.Size)
+        {
+            return spanIdLength switch
+            {
+                0 => "span_id is missing",
+                AllZeroSpanId => "span_id is all zeros",
+                _ => $"span_id is {Math.Abs(spanIdLength)} bytes; it must be 8",
+            };
+        }
+
+        if (parentIdLength is not (0 or SpanId.Size or AllZeroSpanId))
+        {
+            return $"parent_span_id is {Math.Abs(parentIdLength)} bytes; it must be 8 or empty";
+        }
+
+        if (span.StartTimeUnixNano != 0 && span.EndTimeUnixNano != 0 && span.EndTimeUnixNano < span.StartTimeUnixNano)
+        {
+            return $"end_time_unix_nano {span.EndTimeUnixNano} is before start_time_unix_nano {span.StartTimeUnixNano}";
+        }
+
+        return null;
+    }
+
+    public static string? LinkProblem(int index, int traceIdLength, int spanIdLength) =>
+        traceIdLength == TraceId.Size && spanIdLength == SpanId.Size
+            ? null
+            : $"links[{index}]: trace_id must be 16 bytes and span_id 8 bytes, not all zeros (got {Math.Abs(traceIdLength)} and {Math.Abs(spanIdLength)} bytes)";
+}
