@@ -30,6 +30,30 @@ public sealed class ByteArena
         return slice;
     }
 
+    /// <summary>Room for at least <paramref name="sizeHint"/> bytes at the end; <see cref="Commit"/> what was written.</summary>
+    public Span<byte> GetSpan(int sizeHint)
+    {
+        if (Length + sizeHint > _bytes.Length)
+        {
+            Array.Resize(ref _bytes, Math.Max(Length + sizeHint, _bytes.Length * 2));
+        }
+
+        return _bytes.AsSpan(Length, sizeHint);
+    }
+
+    /// <summary>Takes the first <paramref name="count"/> bytes written into <see cref="GetSpan"/>.</summary>
+    public ArenaSlice Commit(int count)
+    {
+        if (count == 0)
+        {
+            return default;
+        }
+
+        var slice = new ArenaSlice(Length, count);
+        Length += count;
+        return slice;
+    }
+
     public ReadOnlySpan<byte> this[ArenaSlice slice] => _bytes.AsSpan(slice.Offset, slice.Length);
 
     public void Truncate(int length)
