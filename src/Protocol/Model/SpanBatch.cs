@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace TraceStore.Protocol.Model;
 
 /// <summary>
@@ -58,7 +56,7 @@ public sealed class SpanBatch
     public ReadOnlySpan<byte> Bytes(ArenaSlice slice) => Arena[slice];
 
     /// <summary>Allocates a string: for output and tests, not for the ingest path.</summary>
-    public string GetString(ArenaSlice slice) => slice.IsEmpty ? "" : Encoding.UTF8.GetString(Arena[slice]);
+    public string GetString(ArenaSlice slice) => slice.IsEmpty ? "" : System.Text.Encoding.UTF8.GetString(Arena[slice]);
 
     internal void Reject(string reason)
     {
