@@ -24,6 +24,25 @@ internal static class TestPayloads
 
     public static PayloadFile Get(string name) => All.Single(f => f.Name == name);
 
+    /// <summary>Per trace id: the files it arrived in and its expected token usage (input, output, total), null when none.</summary>
+    public static IReadOnlyDictionary<string, (string[] Files, (long Input, long Output, long Total)? Usage)> Traces { get; } = LoadTraces();
+
+    private static Dictionary<string, (string[], (long, long, long)?)> LoadTraces()
+    {
+        using var manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Folder, "manifest.json")));
+        var traces = new Dictionary<string, (string[], (long, long, long)?)>();
+        foreach (var trace in manifest.RootElement.GetProperty("traces").EnumerateObject())
+        {
+            var files = trace.Value.GetProperty("files").EnumerateArray().Select(f => f.GetString()!).ToArray();
+            var expected = trace.Value.GetProperty("token_usage").GetProperty("expected");
+            traces[trace.Name] = (files, expected.ValueKind == JsonValueKind.Null
+                ? null
+                : (expected.GetProperty("input_tokens").GetInt64(), expected.GetProperty("output_tokens").GetInt64(), expected.GetProperty("total_tokens").GetInt64()));
+        }
+
+        return traces;
+    }
+
     private static List<PayloadFile> Load()
     {
         using var manifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Folder, "manifest.json")));
