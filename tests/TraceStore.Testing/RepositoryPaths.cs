@@ -9,6 +9,9 @@ public static class RepositoryPaths
 
     public static string Combine(params string[] parts) => Path.Combine([Root, .. parts]);
 
+    /// <summary>../shared/testdata/otlp: OTLP payloads captured from real clients, with manifest.json.</summary>
+    public static string OtlpTestData => Path.Combine(Path.GetDirectoryName(Root)!, "shared", "testdata", "otlp");
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

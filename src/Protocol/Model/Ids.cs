@@ -21,6 +21,9 @@ public readonly record struct TraceId(ulong High, ulong Low)
     /// <summary>32 lowercase hex characters, as OTLP/JSON and MLflow write it.</summary>
     public string ToHex() => $"{High:x16}{Low:x16}";
 
+    /// <summary>MLflow's trace id for this OpenTelemetry trace: <c>tr-</c> and 32 lowercase hex characters.</summary>
+    public string ToMlflowId() => "tr-" + ToHex();
+
     public override string ToString() => ToHex();
 }
 

@@ -7,7 +7,7 @@ namespace TraceStore.Protocol.Tests.Support;
 /// <summary>The OTLP payloads captured from real clients (../shared/testdata/otlp) and their manifest.</summary>
 internal static class TestPayloads
 {
-    public static string Folder { get; } = Path.Combine(Path.GetDirectoryName(RepositoryPaths.Root)!, "shared", "testdata", "otlp");
+    public static string Folder { get; } = RepositoryPaths.OtlpTestData;
 
     public static IReadOnlyList<PayloadFile> All { get; } = Load();
 
