@@ -60,8 +60,10 @@ public static class BoundedDecompressor
                 }
             }
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
+            // Corrupt input surfaces as InvalidDataException, or as ZLibException (an IOException) when zlib itself
+            // fails; the input stream over the sequence never throws, so an IOException here is always the data.
             Return(segments);
             throw new OtlpDecodeException(OtlpRejectReason.InvalidCompression, $"Failed to decompress {name} payload: {e.Message}", input.Position, e);
         }

@@ -442,10 +442,14 @@ public sealed partial class OtlpJsonDecoder
 
         var length = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
         var folded = 0;
+        Span<byte> raw = stackalloc byte[MaxNameLength];
         if (length <= MaxNameLength)
         {
-            Span<byte> raw = stackalloc byte[MaxNameLength];
-            var count = reader.CopyString(raw);
+            if (!TryCopyName(ref reader, raw, out var count))
+            {
+                OtlpDecodeException.Throw(OtlpRejectReason.InvalidJson, "a property name is not valid UTF-8", reader.TokenStartIndex);
+            }
+
             for (var i = 0; i < count; i++)
             {
                 var c = raw[i];
@@ -459,6 +463,21 @@ public sealed partial class OtlpJsonDecoder
         nameLength = folded;
         reader.Read();
         return true;
+    }
+
+    /// <summary>Unescapes a property name; false for a name that is not valid UTF-8.</summary>
+    private static bool TryCopyName(ref Utf8JsonReader reader, scoped Span<byte> destination, out int count)
+    {
+        try
+        {
+            count = reader.CopyString(destination);
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            count = 0;
+            return false;
+        }
     }
 
     private static string Describe(JsonTokenType token) => token switch
