@@ -37,6 +37,16 @@ public static class GenAiConventions
         ("tool"u8.ToArray(), "TOOL"), ("unknown"u8.ToArray(), "UNKNOWN"),
     ];
 
+    // Per fact, the slots to try in MLflow's order.
+    private static readonly Slot[] InputsOrder = [Slot.MlflowInputs, Slot.OpenInferenceInput, Slot.GenAiInputMessages, Slot.GenAiToolArguments, Slot.TraceloopInput];
+    private static readonly Slot[] OutputsOrder = [Slot.MlflowOutputs, Slot.OpenInferenceOutput, Slot.GenAiOutputMessages, Slot.GenAiToolResult, Slot.TraceloopOutput];
+    private static readonly Slot[] ModelOrder =
+    [
+        Slot.MlflowModel, Slot.OpenInferenceResponseModel, Slot.OpenInferenceModel, Slot.OpenInferenceRequestModel,
+        Slot.OpenInferenceEmbeddingModel, Slot.GenAiResponseModel, Slot.GenAiRequestModel,
+    ];
+    private static readonly Slot[] ProviderOrder = [Slot.MlflowProvider, Slot.OpenInferenceProvider, Slot.GenAiProvider, Slot.TraceloopSystem];
+
     public static GenAiSpan Describe(SpanBatch batch, in SpanRecord span)
     {
         Span<int> slots = stackalloc int[(int)Slot.Count];
@@ -56,13 +66,12 @@ public static class GenAiConventions
         return new GenAiSpan(
             spanType,
             typeSource,
-            First(slots, Slot.MlflowInputs, Slot.OpenInferenceInput, Slot.GenAiInputMessages, Slot.GenAiToolArguments, Slot.TraceloopInput),
-            First(slots, Slot.MlflowOutputs, Slot.OpenInferenceOutput, Slot.GenAiOutputMessages, Slot.GenAiToolResult, Slot.TraceloopOutput),
+            First(slots, InputsOrder),
+            First(slots, OutputsOrder),
             usage,
             usageSource,
-            First(slots, Slot.MlflowModel, Slot.OpenInferenceResponseModel, Slot.OpenInferenceModel, Slot.OpenInferenceRequestModel,
-                Slot.OpenInferenceEmbeddingModel, Slot.GenAiResponseModel, Slot.GenAiRequestModel),
-            First(slots, Slot.MlflowProvider, Slot.OpenInferenceProvider, Slot.GenAiProvider, Slot.TraceloopSystem),
+            First(slots, ModelOrder),
+            First(slots, ProviderOrder),
             slots[(int)Slot.SessionId],
             slots[(int)Slot.UserId]);
     }
@@ -131,7 +140,7 @@ public static class GenAiConventions
     private static long? Integer(SpanBatch batch, ReadOnlySpan<int> slots, Slot slot) =>
         slot != Slot.Count && slots[(int)slot] is var index and >= 0 && GenAiValues.TryInteger(batch, batch.KeyValues[index].Value, out var n) ? n : null;
 
-    private static int First(ReadOnlySpan<int> slots, params ReadOnlySpan<Slot> order)
+    private static int First(ReadOnlySpan<int> slots, Slot[] order)
     {
         foreach (var slot in order)
         {

@@ -77,8 +77,8 @@ internal sealed class BatchWriter(SpanBatch batch)
     }
 
     /// <summary>Ends the span: keeps it, or rolls it back and counts it rejected when a problem was found.</summary>
-    /// <param name="path">Names the span in the rejection message; only called when the span is refused.</param>
-    public bool EndSpan(string? idProblem, Func<string> path)
+    /// <param name="path">Names the span in the rejection message (formatted only when the span is refused).</param>
+    public bool EndSpan(string? idProblem, SpanPath path)
     {
         InSpan = false;
         var problem = SpanProblem ?? idProblem;
@@ -88,7 +88,7 @@ internal sealed class BatchWriter(SpanBatch batch)
         }
 
         _spanMark.RollBack(batch);
-        batch.Reject($"{path()}: {problem}");
+        batch.Reject($"{path}: {problem}");
         return false;
     }
 

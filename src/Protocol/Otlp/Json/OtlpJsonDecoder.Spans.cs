@@ -92,7 +92,7 @@ public sealed partial class OtlpJsonDecoder
         span.Links = new RecordRange(linksStart, batch.Links.Count - linksStart);
         writer.EndSpan(
             SpanValidation.Problem(span, traceIdLength, spanIdLength, parentIdLength),
-            () => $"resource_spans[{resourceIndex}].scope_spans[{scopeIndex}].spans[{spanIndex}]");
+            new SpanPath(resourceIndex, scopeIndex, spanIndex));
     }
 
     private void DecodeEvent(ref Utf8JsonReader reader)

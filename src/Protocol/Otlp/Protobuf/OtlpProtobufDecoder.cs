@@ -238,8 +238,7 @@ public sealed class OtlpProtobufDecoder : IDisposable
                         OtlpDecodeException.Throw(OtlpRejectReason.TooManySpans, $"the request has more than {_options.MaxSpansPerRequest} spans", offset);
                     }
 
-                    var (scope, span) = (_scopeInResource, _spanInScope);
-                    elements.DecodeSpan(data, offset, batch.Scopes.Count - 1, () => $"resource_spans[{resourceIndex}].scope_spans[{scope}].spans[{span}]");
+                    elements.DecodeSpan(data, offset, batch.Scopes.Count - 1, new SpanPath(resourceIndex, _scopeInResource, _spanInScope));
                     _spanInScope++;
                     break;
             }

@@ -80,8 +80,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
     public ArenaSlice DecodeOuterString(ReadOnlySpan<byte> data, long offset, string field) => _writer.AppendUtf8(data, field, offset);
 
     /// <summary>Decodes one span; returns false (and records why) when per-span validation refused it.</summary>
-    /// <param name="path">Names the span in a rejection message; only called when the span is refused.</param>
-    public bool DecodeSpan(ReadOnlySpan<byte> data, long offset, int scopeIndex, Func<string> path)
+    public bool DecodeSpan(ReadOnlySpan<byte> data, long offset, int scopeIndex, SpanPath path)
     {
         var attributesBase = _writer.KeyValueStackDepth;
         ref var span = ref _writer.BeginSpan(scopeIndex);
