@@ -99,3 +99,28 @@ public sealed class DecodeCommandTests
         return (exit, output.ToString(), error.ToString());
     }
 }
+
+public sealed class BenchDecodeCommandTests
+{
+    [Fact]
+    public void Bench_decode_reports_every_decoder_for_both_payloads_with_ratios()
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var exit = TraceStoreCli.Run(["bench", "decode", "--seconds", "0.5", "--format", "json"], output, error);
+
+        Assert.Equal(0, exit);
+        using var json = JsonDocument.Parse(output.ToString());
+        var rows = json.RootElement.EnumerateArray().ToList();
+        Assert.Equal(8, rows.Count);
+        foreach (var payload in new[] { "small", "genai" })
+        {
+            var decoders = rows.Where(r => r.GetProperty("payload").GetString() == payload).ToList();
+            Assert.Equal(["Google.Protobuf ParseFrom", "TraceStore protobuf", "Google.Protobuf JsonParser", "TraceStore JSON"], decoders.Select(r => r.GetProperty("decoder").GetString()));
+            Assert.All(decoders, r => Assert.True(r.GetProperty("spans_per_second").GetDouble() > 0));
+            Assert.True(decoders[1].TryGetProperty("speedup_vs_baseline", out _));
+            Assert.False(decoders[0].TryGetProperty("speedup_vs_baseline", out _));
+        }
+    }
+}

@@ -31,7 +31,7 @@ public class ParquetExportBenchmarks
         _connection.Execute(SpanRows.CreateTableSql);
         SpanTableBenchmark.AppendChunks(_connection, _spans);
         _folder = Directory.CreateTempSubdirectory("tracestore-bench-").FullName;
-        ThroughputColumn.Record(nameof(CopyToParquet), _spans.Count, _spans.RawBytes);
+        ThroughputColumn.Record(nameof(CopyToParquet), _spans.Count, _spans.RawBytes, Compression);
     }
 
     [GlobalCleanup]

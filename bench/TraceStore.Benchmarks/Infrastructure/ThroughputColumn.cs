@@ -39,15 +39,20 @@ public sealed class ThroughputColumn(ThroughputColumn.Measure measure) : IColumn
         ? "Rows processed per second (rows per operation / mean)"
         : "Raw input megabytes (10^6 B) processed per second";
 
-    /// <summary>Declares the work one operation of <paramref name="benchmark"/> (the method name) does.</summary>
-    public static void Record(string benchmark, long rows, long bytes) => Work[benchmark] = (rows, bytes);
+    /// <summary>Declares the work one operation of <paramref name="method"/> does, for the given parameter values
+    /// (in the order the benchmark declares its parameters; none for an unparameterised benchmark).</summary>
+    public static void Record(string method, long rows, long bytes, params object[] parameterValues) =>
+        Work[Key(method, parameterValues)] = (rows, bytes);
+
+    private static string Key(string method, IEnumerable<object?> parameterValues) => $"{method}|{string.Join(",", parameterValues)}";
 
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
 
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
         var report = summary[benchmarkCase];
-        if (report?.ResultStatistics is not { } stats || !Work.TryGetValue(benchmarkCase.Descriptor.WorkloadMethod.Name, out var work))
+        var key = Key(benchmarkCase.Descriptor.WorkloadMethod.Name, benchmarkCase.Parameters.Items.Select(p => p.Value));
+        if (report?.ResultStatistics is not { } stats || !Work.TryGetValue(key, out var work))
         {
             return "-";
         }

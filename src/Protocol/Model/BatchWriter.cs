@@ -1,4 +1,3 @@
-using System.Text.Unicode;
 
 namespace TraceStore.Protocol.Model;
 
@@ -106,7 +105,7 @@ internal sealed class BatchWriter(SpanBatch batch)
     /// <summary>Copies a string field into the arena after checking it is UTF-8 (a problem otherwise: empty slice).</summary>
     public ArenaSlice AppendUtf8(ReadOnlySpan<byte> bytes, string field, long offset)
     {
-        if (!Utf8.IsValid(bytes))
+        if (!Utf8Validation.IsValid(bytes))
         {
             Problem(Otlp.OtlpRejectReason.InvalidUtf8, InSpan ? $"{field} is not valid UTF-8 (at byte {offset})" : $"{field} is not valid UTF-8", offset);
             return default;

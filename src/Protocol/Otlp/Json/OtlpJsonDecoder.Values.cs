@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Text.Json;
-using System.Text.Unicode;
 using TraceStore.Protocol.Model;
 
 namespace TraceStore.Protocol.Otlp.Json;
@@ -178,7 +177,7 @@ public sealed partial class OtlpJsonDecoder
             return default;
         }
 
-        if (!Utf8.IsValid(destination[..written]))
+        if (!Utf8Validation.IsValid(destination[..written]))
         {
             _writer!.Problem(OtlpRejectReason.InvalidUtf8, $"{field} is not valid UTF-8", reader.TokenStartIndex);
             return default;

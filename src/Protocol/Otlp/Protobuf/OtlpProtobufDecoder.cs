@@ -245,7 +245,7 @@ public sealed class OtlpProtobufDecoder : IDisposable
         }
         catch (OtlpDecodeException e)
         {
-            throw e.WithinPath(PathOf(level, field, resourceIndex));
+            throw e.WithinPath(elements.TakeErrorPath()).WithinPath(PathOf(level, field, resourceIndex));
         }
     }
 

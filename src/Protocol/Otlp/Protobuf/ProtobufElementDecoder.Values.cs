@@ -8,35 +8,134 @@ namespace TraceStore.Protocol.Otlp.Protobuf;
 internal sealed partial class ProtobufElementDecoder
 {
     /// <summary>Decodes a <c>KeyValue</c> (length-delimited, next in <paramref name="outer"/>) onto the scratch stack.</summary>
-    private void DecodeKeyValueInto(ref ProtoReader outer, string list, int index, int depth)
+    private void DecodeKeyValueInto(ref ProtoReader outer, PathField list, int index, int depth)
     {
-        var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
-        try
+        var data = outer.ReadLengthDelimited(out var offset);
+        if (TryDecodeSimpleKeyValue(data))
         {
-            var record = default(KeyValueRecord);
-            while (reader.TryReadTag(out var field, out var wireType))
-            {
-                switch (field)
-                {
-                    case F.KeyValue.Key:
-                        record.Key = ReadString(ref reader, wireType, "key");
-                        break;
-                    case F.KeyValue.Value:
-                        reader.Expect(wireType, WireType.LengthDelimited, "value");
-                        record.Value = DecodeAnyValue(ref reader, depth);
-                        break;
-                    default:
-                        reader.Skip(field, wireType);
-                        break;
-                }
-            }
+            return;
+        }
 
-            _writer.PushKeyValue() = record;
-        }
-        catch (OtlpDecodeException e)
+        var reader = new ProtoReader(data, offset);
+        Enter(list, index);
+        var record = default(KeyValueRecord);
+        while (reader.TryReadTag(out var field, out var wireType))
         {
-            throw e.Within(list, index);
+            switch (field)
+            {
+                case F.KeyValue.Key:
+                    record.Key = ReadString(ref reader, wireType, "key");
+                    break;
+                case F.KeyValue.Value:
+                    reader.Expect(wireType, WireType.LengthDelimited, "value");
+                    record.Value = DecodeAnyValue(ref reader, depth);
+                    break;
+                default:
+                    reader.Skip(field, wireType);
+                    break;
+            }
         }
+
+        _writer.PushKeyValue() = record;
+        Leave();
+    }
+
+    /// <summary>
+    /// The common attribute shape, decoded without nested readers: <c>key</c> (field 1) then <c>value</c> (field 2)
+    /// holding exactly one string, bool, int or double, both with valid UTF-8 and lengths below 16 KiB. Anything
+    /// else (other field orders, nested values, bytes, unknown fields, bad UTF-8, malformed input) returns false
+    /// and goes through the general path, which produces the same result or the exact error.
+    /// </summary>
+    private bool TryDecodeSimpleKeyValue(ReadOnlySpan<byte> data)
+    {
+        if (data.Length < 2 || data[0] != 0x0A || !TryShortLength(data, 1, out var keyLength, out var keyStart)
+            || keyStart + keyLength + 2 > data.Length || data[keyStart + keyLength] != 0x12
+            || !TryShortLength(data, keyStart + keyLength + 1, out var valueLength, out var valueStart)
+            || valueStart + valueLength != data.Length || valueLength == 0)
+        {
+            return false;
+        }
+
+        var key = data.Slice(keyStart, keyLength);
+        var value = data.Slice(valueStart, valueLength);
+        AnyValueRecord record;
+        switch (value[0])
+        {
+            case 0x0A:
+                if (!TryShortLength(value, 1, out var length, out var start) || start + length != value.Length)
+                {
+                    return false;
+                }
+
+                var text = value.Slice(start, length);
+                if (!Utf8Validation.IsValid(key) || !Utf8Validation.IsValid(text))
+                {
+                    return false;
+                }
+
+                record = new(AnyValueKind.String, 0, batch.Arena.Append(text), default);
+                break;
+            case 0x10 when value.Length == 2 && value[1] < 0x80:
+                record = new(AnyValueKind.Bool, value[1] != 0 ? 1 : 0, default, default);
+                break;
+            case 0x18 when TrySmallVarint(value, out var integer):
+                record = new(AnyValueKind.Int, integer, default, default);
+                break;
+            case 0x21 when value.Length == 9:
+                record = new(AnyValueKind.Double, System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(value[1..]), default, default);
+                break;
+            default:
+                return false;
+        }
+
+        if (record.Kind != AnyValueKind.String && !Utf8Validation.IsValid(key))
+        {
+            return false;
+        }
+
+        ref var pushed = ref _writer.PushKeyValue();
+        pushed.Key = batch.Arena.Append(key);
+        pushed.Value = record;
+        return true;
+    }
+
+    /// <summary>A 1- or 2-byte length varint at <paramref name="at"/>; <paramref name="start"/> is where its payload begins.</summary>
+    private static bool TryShortLength(ReadOnlySpan<byte> data, int at, out int length, out int start)
+    {
+        if (at < data.Length && data[at] < 0x80)
+        {
+            length = data[at];
+            start = at + 1;
+            return true;
+        }
+
+        if (at + 1 < data.Length && data[at + 1] < 0x80)
+        {
+            length = (data[at] & 0x7F) | (data[at + 1] << 7);
+            start = at + 2;
+            return true;
+        }
+
+        length = start = 0;
+        return false;
+    }
+
+    /// <summary>Field 3 (int_value) whose varint fills the rest of <paramref name="value"/>: at most 9 bytes (below 2^63).</summary>
+    private static bool TrySmallVarint(ReadOnlySpan<byte> value, out long result)
+    {
+        ulong accumulated = 0;
+        for (var i = 1; i < value.Length && i <= 9; i++)
+        {
+            accumulated |= (ulong)(value[i] & 0x7F) << (7 * (i - 1));
+            if (value[i] < 0x80)
+            {
+                result = (long)accumulated;
+                return i == value.Length - 1;
+            }
+        }
+
+        result = 0;
+        return false;
     }
 
     private AnyValueRecord DecodeAnyValue(ref ProtoReader outer, int depth)
@@ -44,52 +143,47 @@ internal sealed partial class ProtobufElementDecoder
         var data = outer.ReadLengthDelimited(out var offset);
         var reader = new ProtoReader(data, offset);
         var value = default(AnyValueRecord);
-        try
+        Enter(PathField.Value);
+        // A oneof: the last case on the wire wins.
+        while (reader.TryReadTag(out var field, out var wireType))
         {
-            // A oneof: the last case on the wire wins.
-            while (reader.TryReadTag(out var field, out var wireType))
+            switch (field)
             {
-                switch (field)
-                {
-                    case F.AnyValue.StringValue:
-                        value = new(AnyValueKind.String, 0, ReadString(ref reader, wireType, "string_value"), default);
-                        break;
-                    case F.AnyValue.BoolValue:
-                        reader.Expect(wireType, WireType.Varint, "bool_value");
-                        value = new(AnyValueKind.Bool, reader.ReadVarint() != 0 ? 1 : 0, default, default);
-                        break;
-                    case F.AnyValue.IntValue:
-                        reader.Expect(wireType, WireType.Varint, "int_value");
-                        value = new(AnyValueKind.Int, (long)reader.ReadVarint(), default, default);
-                        break;
-                    case F.AnyValue.DoubleValue:
-                        reader.Expect(wireType, WireType.Fixed64, "double_value");
-                        value = new(AnyValueKind.Double, (long)reader.ReadFixed64(), default, default);
-                        break;
-                    case F.AnyValue.ArrayValue:
-                        reader.Expect(wireType, WireType.LengthDelimited, "array_value");
-                        value = new(AnyValueKind.Array, 0, default, DecodeValueList(ref reader, depth, keyValues: false));
-                        break;
-                    case F.AnyValue.KvlistValue:
-                        reader.Expect(wireType, WireType.LengthDelimited, "kvlist_value");
-                        value = new(AnyValueKind.KeyValueList, 0, default, DecodeValueList(ref reader, depth, keyValues: true));
-                        break;
-                    case F.AnyValue.BytesValue:
-                        reader.Expect(wireType, WireType.LengthDelimited, "bytes_value");
-                        value = new(AnyValueKind.Bytes, 0, batch.Arena.Append(reader.ReadLengthDelimited(out _)), default);
-                        break;
-                    default:
-                        reader.Skip(field, wireType);
-                        break;
-                }
+                case F.AnyValue.StringValue:
+                    value = new(AnyValueKind.String, 0, ReadString(ref reader, wireType, "string_value"), default);
+                    break;
+                case F.AnyValue.BoolValue:
+                    reader.Expect(wireType, WireType.Varint, "bool_value");
+                    value = new(AnyValueKind.Bool, reader.ReadVarint() != 0 ? 1 : 0, default, default);
+                    break;
+                case F.AnyValue.IntValue:
+                    reader.Expect(wireType, WireType.Varint, "int_value");
+                    value = new(AnyValueKind.Int, (long)reader.ReadVarint(), default, default);
+                    break;
+                case F.AnyValue.DoubleValue:
+                    reader.Expect(wireType, WireType.Fixed64, "double_value");
+                    value = new(AnyValueKind.Double, (long)reader.ReadFixed64(), default, default);
+                    break;
+                case F.AnyValue.ArrayValue:
+                    reader.Expect(wireType, WireType.LengthDelimited, "array_value");
+                    value = new(AnyValueKind.Array, 0, default, DecodeValueList(ref reader, depth, keyValues: false));
+                    break;
+                case F.AnyValue.KvlistValue:
+                    reader.Expect(wireType, WireType.LengthDelimited, "kvlist_value");
+                    value = new(AnyValueKind.KeyValueList, 0, default, DecodeValueList(ref reader, depth, keyValues: true));
+                    break;
+                case F.AnyValue.BytesValue:
+                    reader.Expect(wireType, WireType.LengthDelimited, "bytes_value");
+                    value = new(AnyValueKind.Bytes, 0, batch.Arena.Append(reader.ReadLengthDelimited(out _)), default);
+                    break;
+                default:
+                    reader.Skip(field, wireType);
+                    break;
             }
+        }
 
-            return value;
-        }
-        catch (OtlpDecodeException e)
-        {
-            throw e.Within("value");
-        }
+        Leave();
+        return value;
     }
 
     /// <summary><c>ArrayValue</c> or <c>KeyValueList</c>: field 1 repeated; returns the contiguous run of its elements.</summary>
@@ -106,41 +200,30 @@ internal sealed partial class ProtobufElementDecoder
         var reader = new ProtoReader(data, offset);
         var stackBase = keyValues ? _writer.KeyValueStackDepth : _writer.ArrayValueStackDepth;
         var index = 0;
-        try
+        Enter(keyValues ? PathField.KvlistValue : PathField.ArrayValue);
+        while (reader.TryReadTag(out var field, out var wireType))
         {
-            while (reader.TryReadTag(out var field, out var wireType))
+            if (field != F.ValueList.Values)
             {
-                if (field != F.ValueList.Values)
-                {
-                    reader.Skip(field, wireType);
-                    continue;
-                }
+                reader.Skip(field, wireType);
+                continue;
+            }
 
-                reader.Expect(wireType, WireType.LengthDelimited, "values");
-                if (keyValues)
-                {
-                    DecodeKeyValueInto(ref reader, "values", index++, depth + 1);
-                }
-                else
-                {
-                    try
-                    {
-                        var element = DecodeAnyValue(ref reader, depth + 1);
-                        _writer.PushArrayValue() = element;
-                        index++;
-                    }
-                    catch (OtlpDecodeException e)
-                    {
-                        throw e.Within("values", index);
-                    }
-                }
+            reader.Expect(wireType, WireType.LengthDelimited, "values");
+            if (keyValues)
+            {
+                DecodeKeyValueInto(ref reader, PathField.Values, index++, depth + 1);
+            }
+            else
+            {
+                Enter(PathField.Values, index++);
+                var element = DecodeAnyValue(ref reader, depth + 1);
+                _writer.PushArrayValue() = element;
+                Leave();
             }
         }
-        catch (OtlpDecodeException e)
-        {
-            throw e.Within(name);
-        }
 
+        Leave();
         return keyValues ? _writer.PopKeyValues(stackBase) : _writer.PopArrayValues(stackBase);
     }
 

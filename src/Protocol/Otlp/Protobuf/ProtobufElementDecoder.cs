@@ -14,7 +14,31 @@ namespace TraceStore.Protocol.Otlp.Protobuf;
 /// </summary>
 internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecoderOptions options)
 {
+    /// <summary>Deepest path kept for error messages (attribute nesting adds about three entries per level).</summary>
+    private const int MaxPathDepth = 256;
+
     private readonly BatchWriter _writer = new(batch);
+
+    // Where decoding is, inside the element: pushed on entering a field, popped on leaving it. Only read when a
+    // structural error is thrown (the stack then still holds the path to the problem), so the happy path pays two
+    // stores per field instead of a try/catch region that would keep the readers out of registers.
+    // Entries hold an index into PathNames (not the string) so pushing stores no object reference: no GC write barrier.
+    private readonly (byte Field, int Index)[] _path = new (byte, int)[MaxPathDepth];
+    private int _pathDepth;
+
+    private enum PathField : byte
+    {
+        Status,
+        Events,
+        Links,
+        Attributes,
+        Values,
+        Value,
+        ArrayValue,
+        KvlistValue,
+    }
+
+    private static readonly string[] PathNames = ["status", "events", "links", "attributes", "values", "value", "array_value", "kvlist_value"];
 
     public SpanBatch Batch => batch;
 
@@ -29,7 +53,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
             {
                 case F.Resource.Attributes:
                     reader.Expect(wireType, WireType.LengthDelimited, "attributes");
-                    DecodeKeyValueInto(ref reader, "attributes", attributeIndex++, depth: 1);
+                    DecodeKeyValueInto(ref reader, PathField.Attributes, attributeIndex++, depth: 1);
                     break;
                 case F.Resource.DroppedAttributesCount:
                     reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
@@ -61,7 +85,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                     break;
                 case F.InstrumentationScope.Attributes:
                     reader.Expect(wireType, WireType.LengthDelimited, "attributes");
-                    DecodeKeyValueInto(ref reader, "attributes", attributeIndex++, depth: 1);
+                    DecodeKeyValueInto(ref reader, PathField.Attributes, attributeIndex++, depth: 1);
                     break;
                 case F.InstrumentationScope.DroppedAttributesCount:
                     reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
@@ -90,7 +114,38 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
     }
 
     /// <summary>Forgets scratch state left by a request that failed half way.</summary>
-    public void Reset() => _writer.Reset();
+    public void Reset()
+    {
+        _writer.Reset();
+        _pathDepth = 0;
+    }
+
+    /// <summary>The field path inside the element where the last structural error was thrown; resets the path.</summary>
+    public string TakeErrorPath()
+    {
+        var depth = Math.Min(_pathDepth, MaxPathDepth);
+        var parts = new string[depth];
+        for (var i = 0; i < depth; i++)
+        {
+            var name = PathNames[_path[i].Field];
+            parts[i] = _path[i].Index >= 0 ? $"{name}[{_path[i].Index}]" : name;
+        }
+
+        _pathDepth = 0;
+        return string.Join('.', parts);
+    }
+
+    private void Enter(PathField field, int index = -1)
+    {
+        if (_pathDepth < MaxPathDepth)
+        {
+            _path[_pathDepth] = ((byte)field, index);
+        }
+
+        _pathDepth++;
+    }
+
+    private void Leave() => _pathDepth--;
 
     private SpanIdFields DecodeSpanFields(ReadOnlySpan<byte> data, long offset, ref SpanRecord span)
     {
@@ -146,7 +201,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                     break;
                 case F.Span.Attributes:
                     reader.Expect(wireType, WireType.LengthDelimited, "attributes");
-                    DecodeKeyValueInto(ref reader, "attributes", attributeIndex++, depth: 1);
+                    DecodeKeyValueInto(ref reader, PathField.Attributes, attributeIndex++, depth: 1);
                     break;
                 case F.Span.DroppedAttributesCount:
                     reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
@@ -190,130 +245,116 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
     private void DecodeStatus(ref ProtoReader outer, ref SpanRecord span)
     {
         var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
-        try
+        Enter(PathField.Status);
+        // Repeated occurrences of a message field merge: each field read overwrites only itself.
+        while (reader.TryReadTag(out var field, out var wireType))
         {
-            // Repeated occurrences of a message field merge: each field read overwrites only itself.
-            while (reader.TryReadTag(out var field, out var wireType))
+            switch (field)
             {
-                switch (field)
-                {
-                    case F.Status.Message:
-                        span.StatusMessage = ReadString(ref reader, wireType, "message");
-                        break;
-                    case F.Status.Code:
-                        reader.Expect(wireType, WireType.Varint, "code");
-                        span.StatusCode = (StatusCode)(int)reader.ReadVarint();
-                        break;
-                    default:
-                        reader.Skip(field, wireType);
-                        break;
-                }
+                case F.Status.Message:
+                    span.StatusMessage = ReadString(ref reader, wireType, "message");
+                    break;
+                case F.Status.Code:
+                    reader.Expect(wireType, WireType.Varint, "code");
+                    span.StatusCode = (StatusCode)(int)reader.ReadVarint();
+                    break;
+                default:
+                    reader.Skip(field, wireType);
+                    break;
             }
         }
-        catch (OtlpDecodeException e)
-        {
-            throw e.Within("status");
-        }
+
+        Leave();
     }
 
     private void DecodeEvent(ref ProtoReader outer, int index)
     {
         var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
         var attributesBase = _writer.KeyValueStackDepth;
-        try
+        Enter(PathField.Events, index);
+        var record = default(EventRecord);
+        var attributeIndex = 0;
+        while (reader.TryReadTag(out var field, out var wireType))
         {
-            var record = default(EventRecord);
-            var attributeIndex = 0;
-            while (reader.TryReadTag(out var field, out var wireType))
+            switch (field)
             {
-                switch (field)
-                {
-                    case F.Event.TimeUnixNano:
-                        reader.Expect(wireType, WireType.Fixed64, "time_unix_nano");
-                        record.TimeUnixNano = reader.ReadFixed64();
-                        break;
-                    case F.Event.Name:
-                        record.Name = ReadString(ref reader, wireType, "name");
-                        break;
-                    case F.Event.Attributes:
-                        reader.Expect(wireType, WireType.LengthDelimited, "attributes");
-                        DecodeKeyValueInto(ref reader, "attributes", attributeIndex++, depth: 1);
-                        break;
-                    case F.Event.DroppedAttributesCount:
-                        reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
-                        record.DroppedAttributesCount = (uint)reader.ReadVarint();
-                        break;
-                    default:
-                        reader.Skip(field, wireType);
-                        break;
-                }
+                case F.Event.TimeUnixNano:
+                    reader.Expect(wireType, WireType.Fixed64, "time_unix_nano");
+                    record.TimeUnixNano = reader.ReadFixed64();
+                    break;
+                case F.Event.Name:
+                    record.Name = ReadString(ref reader, wireType, "name");
+                    break;
+                case F.Event.Attributes:
+                    reader.Expect(wireType, WireType.LengthDelimited, "attributes");
+                    DecodeKeyValueInto(ref reader, PathField.Attributes, attributeIndex++, depth: 1);
+                    break;
+                case F.Event.DroppedAttributesCount:
+                    reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
+                    record.DroppedAttributesCount = (uint)reader.ReadVarint();
+                    break;
+                default:
+                    reader.Skip(field, wireType);
+                    break;
             }
+        }
 
-            record.Attributes = _writer.PopKeyValues(attributesBase);
-            batch.Events.Add() = record;
-        }
-        catch (OtlpDecodeException e)
-        {
-            throw e.Within("events", index);
-        }
+        record.Attributes = _writer.PopKeyValues(attributesBase);
+        batch.Events.Add() = record;
+        Leave();
     }
 
     private void DecodeLink(ref ProtoReader outer, int index)
     {
         var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
         var attributesBase = _writer.KeyValueStackDepth;
-        try
+        Enter(PathField.Links, index);
+        var record = default(LinkRecord);
+        var attributeIndex = 0;
+        int traceIdLength = 0, spanIdLength = 0;
+        while (reader.TryReadTag(out var field, out var wireType))
         {
-            var record = default(LinkRecord);
-            var attributeIndex = 0;
-            int traceIdLength = 0, spanIdLength = 0;
-            while (reader.TryReadTag(out var field, out var wireType))
+            switch (field)
             {
-                switch (field)
-                {
-                    case F.Link.TraceId:
-                        reader.Expect(wireType, WireType.LengthDelimited, "trace_id");
-                        traceIdLength = ReadId(ref reader, out var traceId);
-                        record.TraceId = traceIdLength == TraceId.Size ? TraceId.FromBytes(traceId) : default;
-                        break;
-                    case F.Link.SpanId:
-                        reader.Expect(wireType, WireType.LengthDelimited, "span_id");
-                        spanIdLength = ReadId(ref reader, out var spanId);
-                        record.SpanId = spanIdLength == SpanId.Size ? SpanId.FromBytes(spanId) : default;
-                        break;
-                    case F.Link.TraceState:
-                        record.TraceState = ReadString(ref reader, wireType, "trace_state");
-                        break;
-                    case F.Link.Attributes:
-                        reader.Expect(wireType, WireType.LengthDelimited, "attributes");
-                        DecodeKeyValueInto(ref reader, "attributes", attributeIndex++, depth: 1);
-                        break;
-                    case F.Link.DroppedAttributesCount:
-                        reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
-                        record.DroppedAttributesCount = (uint)reader.ReadVarint();
-                        break;
-                    case F.Link.Flags:
-                        reader.Expect(wireType, WireType.Fixed32, "flags");
-                        record.Flags = reader.ReadFixed32();
-                        break;
-                    default:
-                        reader.Skip(field, wireType);
-                        break;
-                }
+                case F.Link.TraceId:
+                    reader.Expect(wireType, WireType.LengthDelimited, "trace_id");
+                    traceIdLength = ReadId(ref reader, out var traceId);
+                    record.TraceId = traceIdLength == TraceId.Size ? TraceId.FromBytes(traceId) : default;
+                    break;
+                case F.Link.SpanId:
+                    reader.Expect(wireType, WireType.LengthDelimited, "span_id");
+                    spanIdLength = ReadId(ref reader, out var spanId);
+                    record.SpanId = spanIdLength == SpanId.Size ? SpanId.FromBytes(spanId) : default;
+                    break;
+                case F.Link.TraceState:
+                    record.TraceState = ReadString(ref reader, wireType, "trace_state");
+                    break;
+                case F.Link.Attributes:
+                    reader.Expect(wireType, WireType.LengthDelimited, "attributes");
+                    DecodeKeyValueInto(ref reader, PathField.Attributes, attributeIndex++, depth: 1);
+                    break;
+                case F.Link.DroppedAttributesCount:
+                    reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
+                    record.DroppedAttributesCount = (uint)reader.ReadVarint();
+                    break;
+                case F.Link.Flags:
+                    reader.Expect(wireType, WireType.Fixed32, "flags");
+                    record.Flags = reader.ReadFixed32();
+                    break;
+                default:
+                    reader.Skip(field, wireType);
+                    break;
             }
-
-            record.Attributes = _writer.PopKeyValues(attributesBase);
-            if (SpanValidation.LinkProblem(index, traceIdLength, spanIdLength) is { } problem)
-            {
-                _writer.Problem(OtlpRejectReason.InvalidValue, problem, offset);
-            }
-
-            batch.Links.Add() = record;
         }
-        catch (OtlpDecodeException e)
+
+        record.Attributes = _writer.PopKeyValues(attributesBase);
+        if (SpanValidation.LinkProblem(index, traceIdLength, spanIdLength) is { } problem)
         {
-            throw e.Within("links", index);
+            _writer.Problem(OtlpRejectReason.InvalidValue, problem, offset);
         }
+
+        batch.Links.Add() = record;
+        Leave();
     }
 
     /// <summary>Lengths of the id fields as they arrived (see <see cref="SpanValidation.IdLength"/>).</summary>

@@ -1,0 +1,98 @@
+using System.Text;
+using System.Text.Unicode;
+using FsCheck;
+using FsCheck.Fluent;
+using TraceStore.Protocol.Model;
+
+namespace TraceStore.Protocol.Tests;
+
+/// <summary>The SIMD validator agrees with <see cref="Utf8.IsValid"/> on every 1-4 byte sequence placed across block edges.</summary>
+public sealed class Utf8ValidationTests
+{
+    private static readonly byte[] Interesting = [0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF];
+
+    // Offsets that put the sequence inside a block, across the 32-byte block edge, and at the very end.
+    private static readonly int[] Offsets = [5, 29, 30, 31, 32, 60, 61, 62, 63];
+
+    [Fact]
+    public void Every_two_byte_sequence_at_every_edge_agrees_with_the_bcl()
+    {
+        var buffer = new byte[64];
+        for (var b0 = 0; b0 < 256; b0++)
+        {
+            for (var b1 = 0; b1 < 256; b1++)
+            {
+                foreach (var offset in Offsets)
+                {
+                    Check(buffer, offset, (byte)b0, (byte)b1);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Every_three_and_four_byte_lead_with_interesting_continuations_agrees_with_the_bcl()
+    {
+        var buffer = new byte[64];
+        for (var b0 = 0xC0; b0 < 256; b0++)
+        {
+            for (var b1 = 0; b1 < 256; b1++)
+            {
+                foreach (var b2 in Interesting)
+                {
+                    Check(buffer, 30, (byte)b0, (byte)b1, b2);
+                    if (b0 >= 0xF0)
+                    {
+                        foreach (var b3 in Interesting)
+                        {
+                            Check(buffer, 29, (byte)b0, (byte)b1, b2, b3);
+                            Check(buffer, 61, (byte)b0, (byte)b1, b2, b3);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Random_text_and_its_corruptions_agree_with_the_bcl()
+    {
+        var gen = from text in Gen.Choose(0, 0x10FFFF).Where(c => c is < 0xD800 or > 0xDFFF).Select(char.ConvertFromUtf32).ArrayOf()
+                  from flips in Gen.Choose(0, 8)
+                  from seed in ArbMap.Default.GeneratorFor<int>()
+                  select (Encoding.UTF8.GetBytes(string.Concat(text)), flips, seed);
+        Prop.ForAll(gen.ToArbitrary(), input =>
+        {
+            var (bytes, flips, seed) = input;
+            var random = new Random(seed);
+            for (var i = 0; i < flips && bytes.Length > 0; i++)
+            {
+                bytes[random.Next(bytes.Length)] ^= (byte)(1 << random.Next(8));
+            }
+
+            return Utf8Validation.IsValid(bytes) == Utf8.IsValid(bytes);
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(2000).WithEndSize(400));
+    }
+
+    [Fact]
+    public void Long_mixed_text_is_valid_and_a_late_error_is_found()
+    {
+        var text = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("refund € policy 日本 ünïcödé 🙂 ", 300)));
+
+        Assert.True(Utf8Validation.IsValid(text));
+        text[^7] = 0xC0;
+        Assert.False(Utf8Validation.IsValid(text));
+    }
+
+    private static void Check(byte[] buffer, int offset, params byte[] sequence)
+    {
+        Array.Fill(buffer, (byte)'a');
+        var length = Math.Min(sequence.Length, buffer.Length - offset);
+        sequence.AsSpan(0, length).CopyTo(buffer.AsSpan(offset));
+        var expected = Utf8.IsValid(buffer);
+        if (Utf8Validation.IsValid(buffer) != expected)
+        {
+            Assert.Fail($"{Convert.ToHexString(sequence)} at offset {offset}: expected valid={expected}");
+        }
+    }
+}
