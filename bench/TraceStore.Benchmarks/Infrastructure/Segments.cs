@@ -1,4 +1,5 @@
 using System.Buffers;
+using TraceStore.Protocol.Content;
 
 namespace TraceStore.Benchmarks.Infrastructure;
 
@@ -7,29 +8,12 @@ public static class Segments
 {
     public static ReadOnlySequence<byte> Of(byte[] bytes, int segmentSize)
     {
-        Segment? first = null, last = null;
+        var blocks = new List<ReadOnlyMemory<byte>>();
         for (var start = 0; start < bytes.Length; start += segmentSize)
         {
-            var memory = bytes.AsMemory(start, Math.Min(segmentSize, bytes.Length - start));
-            last = last is null ? first = new Segment(memory, 0) : last.Append(memory);
+            blocks.Add(bytes.AsMemory(start, Math.Min(segmentSize, bytes.Length - start)));
         }
 
-        return first is null ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(first, 0, last!, last!.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
+        return MemorySequence.Create(blocks);
     }
 }

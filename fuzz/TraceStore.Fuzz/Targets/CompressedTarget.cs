@@ -52,31 +52,8 @@ public sealed class CompressedTarget : IFuzzTarget
 /// <summary>Builds a two-segment sequence so every target also exercises its segment-straddling path.</summary>
 internal static class TwoSegments
 {
-    public static ReadOnlySequence<byte> Of(byte[] input, int cut)
-    {
-        if (cut <= 0 || cut >= input.Length)
-        {
-            return new ReadOnlySequence<byte>(input);
-        }
-
-        var first = new Segment(input.AsMemory(0, cut), 0);
-        var second = first.Append(input.AsMemory(cut));
-        return new ReadOnlySequence<byte>(first, 0, second, second.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
-    }
+    public static ReadOnlySequence<byte> Of(byte[] input, int cut) =>
+        cut <= 0 || cut >= input.Length
+            ? new ReadOnlySequence<byte>(input)
+            : MemorySequence.Create([input.AsMemory(0, cut), input.AsMemory(cut)]);
 }

@@ -95,19 +95,13 @@ public static class BoundedDecompressor
 
     private static ReadOnlySequence<byte> BuildSequence(List<byte[]> segments, int lastFilled)
     {
-        if (segments.Count == 1)
+        var blocks = new ReadOnlyMemory<byte>[segments.Count];
+        for (var i = 0; i < segments.Count; i++)
         {
-            return new ReadOnlySequence<byte>(segments[0], 0, lastFilled);
+            blocks[i] = segments[i].AsMemory(0, i == segments.Count - 1 ? lastFilled : SegmentBytes);
         }
 
-        Segment first = new(segments[0].AsMemory(0, SegmentBytes), 0);
-        var last = first;
-        for (var i = 1; i < segments.Count; i++)
-        {
-            last = last.Append(segments[i].AsMemory(0, i == segments.Count - 1 ? lastFilled : SegmentBytes));
-        }
-
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+        return MemorySequence.Create(blocks);
     }
 
     private static void Return(List<byte[]> segments)
@@ -118,22 +112,6 @@ public static class BoundedDecompressor
         }
 
         segments.Clear();
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
     }
 
     /// <summary>A read-only stream over a sequence; <see cref="Position"/> is how much compressed input was taken.</summary>

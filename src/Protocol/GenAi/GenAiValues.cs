@@ -109,31 +109,14 @@ internal static class GenAiValues
                 return null;
             }
 
-            long? input = null, output = null, total = null, cacheRead = null, cacheCreation = null;
+            var counts = default(UsageCounts);
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 var name = reader.ValueSpan;
                 reader.Read();
-                long? number = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var n) ? n : null;
-                if (name.SequenceEqual("input_tokens"u8))
+                if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var n))
                 {
-                    input = number;
-                }
-                else if (name.SequenceEqual("output_tokens"u8))
-                {
-                    output = number;
-                }
-                else if (name.SequenceEqual("total_tokens"u8))
-                {
-                    total = number;
-                }
-                else if (name.SequenceEqual("cache_read_input_tokens"u8))
-                {
-                    cacheRead = number;
-                }
-                else if (name.SequenceEqual("cache_creation_input_tokens"u8))
-                {
-                    cacheCreation = number;
+                    counts.Set(name, n);
                 }
                 else
                 {
@@ -141,7 +124,7 @@ internal static class GenAiValues
                 }
             }
 
-            return Usage(input, output, total, cacheRead, cacheCreation);
+            return counts.ToUsage();
         }
         catch (JsonException)
         {
@@ -163,37 +146,47 @@ internal static class GenAiValues
 
     private static TokenUsage? UsageFromKeyValues(SpanBatch batch, RecordRange range)
     {
-        long? input = null, output = null, total = null, cacheRead = null, cacheCreation = null;
+        var counts = default(UsageCounts);
         foreach (var kv in batch.KeyValues.Slice(range))
         {
-            if (!TryInteger(batch, kv.Value, out var n))
+            if (TryInteger(batch, kv.Value, out var n))
             {
-                continue;
-            }
-
-            var key = batch.Bytes(kv.Key);
-            if (key.SequenceEqual("input_tokens"u8))
-            {
-                input = n;
-            }
-            else if (key.SequenceEqual("output_tokens"u8))
-            {
-                output = n;
-            }
-            else if (key.SequenceEqual("total_tokens"u8))
-            {
-                total = n;
-            }
-            else if (key.SequenceEqual("cache_read_input_tokens"u8))
-            {
-                cacheRead = n;
-            }
-            else if (key.SequenceEqual("cache_creation_input_tokens"u8))
-            {
-                cacheCreation = n;
+                counts.Set(batch.Bytes(kv.Key), n);
             }
         }
 
-        return Usage(input, output, total, cacheRead, cacheCreation);
+        return counts.ToUsage();
+    }
+
+    /// <summary>The counts of MLflow's token usage object, by its key names.</summary>
+    private struct UsageCounts
+    {
+        private long? _input, _output, _total, _cacheRead, _cacheCreation;
+
+        public void Set(ReadOnlySpan<byte> name, long value)
+        {
+            if (name.SequenceEqual("input_tokens"u8))
+            {
+                _input = value;
+            }
+            else if (name.SequenceEqual("output_tokens"u8))
+            {
+                _output = value;
+            }
+            else if (name.SequenceEqual("total_tokens"u8))
+            {
+                _total = value;
+            }
+            else if (name.SequenceEqual("cache_read_input_tokens"u8))
+            {
+                _cacheRead = value;
+            }
+            else if (name.SequenceEqual("cache_creation_input_tokens"u8))
+            {
+                _cacheCreation = value;
+            }
+        }
+
+        public readonly TokenUsage? ToUsage() => Usage(_input, _output, _total, _cacheRead, _cacheCreation);
     }
 }
