@@ -14,6 +14,7 @@ public static class TraceStoreCli
         root.Options.OfType<VersionOption>().Single().Action = new PrintVersionAction();
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(DecodeCommand.Create());
+        root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(BenchDecodeCommand.Create());
         return root;
     }
