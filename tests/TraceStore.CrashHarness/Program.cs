@@ -18,7 +18,7 @@ Console.Out.Flush();
 
 await Task.WhenAll(Enumerable.Range(0, producers).Select(_ => Task.Run(async () =>
 {
-    var size = random.Next(16, 20_000);
+    var size = random.Next(16, 4_000);
     while (true)
     {
         var id = Interlocked.Increment(ref nextId) - 1;

@@ -57,11 +57,17 @@ public sealed class WalWriter : IAsyncDisposable
     /// <summary>Highest sequence known to be on disk.</summary>
     public long LastDurableSequence { get; private set; }
 
-    /// <summary>Starts a new segment after whatever recovery found; <paramref name="nextSequence"/> comes from recovery.</summary>
+    /// <summary>
+    /// Continues the log after recovery (<paramref name="nextSequence"/> comes from <see cref="WalRecovery.Scan"/>): in a
+    /// new segment, or in the segment named for that sequence when a crash right after a rollover left it holding
+    /// only its header.
+    /// </summary>
     public static WalWriter Open(IWalStorage storage, WalOptions options, long nextSequence)
     {
         options.Validate();
-        return new WalWriter(storage, options, CreateSegment(storage, nextSequence), nextSequence);
+        var name = WalFormat.SegmentName(nextSequence);
+        var segment = storage.List().Contains(name) ? ReopenEmptySegment(storage, name) : CreateSegment(storage, nextSequence);
+        return new WalWriter(storage, options, segment, nextSequence);
     }
 
     /// <summary>Appends <paramref name="entry"/>; the task completes with its sequence once acknowledged.</summary>
@@ -225,6 +231,19 @@ public sealed class WalWriter : IAsyncDisposable
             _segment.Dispose();
             _segment = CreateSegment(_storage, firstSequence);
         }
+    }
+
+    private static IWalFile ReopenEmptySegment(IWalStorage storage, string name)
+    {
+        var segment = storage.OpenWrite(name);
+        if (segment.Length != WalFormat.SegmentHeaderSize)
+        {
+            var length = segment.Length;
+            segment.Dispose();
+            throw new InvalidOperationException($"WAL segment {name} already holds {length - WalFormat.SegmentHeaderSize} bytes of records past the recovered end; open the log only after WalRecovery.Scan with repair.");
+        }
+
+        return segment;
     }
 
     private static IWalFile CreateSegment(IWalStorage storage, long firstSequence)

@@ -227,6 +227,35 @@ public sealed class WalWriterTests
         await reopened.DisposeAsync();
     }
 
+    [Fact]
+    public async Task Reopening_after_a_crash_right_after_rollover_continues_in_the_empty_segment()
+    {
+        // Found by the crash test: the process died after creating the next segment, before any record went in.
+        using var folder = new TempDirectory();
+        var storage = new FileWalStorage(folder.Path);
+        var writer = WalWriter.Open(storage, new WalOptions(), nextSequence: 1);
+        await writer.AppendAsync(Entry(1));
+        await writer.AppendAsync(Entry(2));
+        await writer.DisposeAsync();
+        using (var empty = storage.Create(WalFormat.SegmentName(3)))
+        {
+            var header = new byte[WalFormat.SegmentHeaderSize];
+            WalFormat.WriteSegmentHeader(header, 3);
+            empty.Append(header);
+        }
+
+        var recovered = WalRecovery.Scan(storage, (_, _) => { }, repairTornTail: true);
+        Assert.Equal(3, recovered.NextSequence);
+        var reopened = WalWriter.Open(storage, new WalOptions(), recovered.NextSequence);
+        Assert.Equal(3, await reopened.AppendAsync(Entry(3)));
+        await reopened.DisposeAsync();
+
+        var sequences = new List<long>();
+        WalRecovery.Scan(storage, (s, _) => sequences.Add(s), repairTornTail: false);
+        Assert.Equal([1L, 2L, 3L], sequences);
+        Assert.Equal(2, storage.List().Count);
+    }
+
     [Theory]
     [InlineData(WalDurability.Interval)]
     [InlineData(WalDurability.None)]
