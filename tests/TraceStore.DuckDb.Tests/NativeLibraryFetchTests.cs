@@ -17,7 +17,7 @@ public sealed class NativeLibraryFetchTests
     {
         using var cache = new TempDirectory("duckdb-cache");
         using var bin = new TempDirectory("path-without-npm");
-        File.CreateSymbolicLink(Path.Combine(bin.Path, "dotnet"), DotnetHost());
+        File.CreateSymbolicLink(Path.Combine(bin.Path, "dotnet"), DotnetHost.Path);
         File.CreateSymbolicLink(Path.Combine(bin.Path, "sh"), "/bin/sh"); // MSBuild's Exec runs commands through sh
 
         var (exit, output) = RunTarget(cache.Path, pathVariable: bin.Path);
@@ -57,7 +57,7 @@ public sealed class NativeLibraryFetchTests
 
     private static (int Exit, string Output) RunTarget(string cacheDirectory, string? expectedSha256 = null, string? pathVariable = null)
     {
-        var start = new ProcessStartInfo(DotnetHost())
+        var start = new ProcessStartInfo(DotnetHost.Path)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -93,9 +93,4 @@ public sealed class NativeLibraryFetchTests
 
         return (process.ExitCode, stdout.Result + stderr.Result);
     }
-
-    private static string DotnetHost() =>
-        Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet"
-            ? path
-            : Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "..", "..", "..", "dotnet");
 }

@@ -28,22 +28,7 @@ public static class OtlpBenchmarkPayloads
     };
 
     /// <summary>OTLP/JSON of the request, ids as hex.</summary>
-    public static string Json(ExportTraceServiceRequest request)
-    {
-        var json = System.Text.Json.Nodes.JsonNode.Parse(JsonFormatter.Default.Format(request))!;
-        foreach (var span in json["resourceSpans"]!.AsArray().SelectMany(r => r!["scopeSpans"]!.AsArray()).SelectMany(s => s!["spans"]!.AsArray()))
-        {
-            foreach (var field in new[] { "traceId", "spanId", "parentSpanId" })
-            {
-                if (span![field] is { } id)
-                {
-                    span[field] = Convert.ToHexStringLower(Convert.FromBase64String(id.GetValue<string>()));
-                }
-            }
-        }
-
-        return json.ToJsonString();
-    }
+    public static string Json(ExportTraceServiceRequest request) => OtlpJson.Format(request);
 
     private static ExportTraceServiceRequest Build(int spanCount, int seed, Func<Random, int, Span> span)
     {

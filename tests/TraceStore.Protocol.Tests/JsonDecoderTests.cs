@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
+using TraceStore.OtlpOracle;
 using TraceStore.Protocol.Model;
 using TraceStore.Protocol.Otlp;
 using TraceStore.Protocol.Otlp.Json;

@@ -131,43 +131,21 @@ internal static class BenchWalCommand
     }
 
     /// <summary>Counts fsyncs of the real storage.</summary>
-    private sealed class CountingStorage(IWalStorage inner) : IWalStorage
+    private sealed class CountingStorage(IWalStorage inner) : DelegatingWalStorage(inner)
     {
         private long _syncs;
 
         public long Syncs => Interlocked.Read(ref _syncs);
 
-        public IReadOnlyList<string> List() => inner.List();
+        protected override IWalFile WrapFile(IWalFile file) => new CountingFile(this, file);
 
-        public IWalFile Create(string name) => new File(this, inner.Create(name));
-
-        public IWalFile OpenRead(string name) => inner.OpenRead(name);
-
-        public IWalFile OpenWrite(string name) => new File(this, inner.OpenWrite(name));
-
-        public void Delete(string name) => inner.Delete(name);
-
-        public void SyncDirectory() => inner.SyncDirectory();
-
-        private sealed class File(CountingStorage owner, IWalFile inner) : IWalFile
+        private sealed class CountingFile(CountingStorage owner, IWalFile inner) : DelegatingWalFile(inner)
         {
-            public string Name => inner.Name;
-
-            public long Length => inner.Length;
-
-            public void Append(ReadOnlySpan<byte> data) => inner.Append(data);
-
-            public void Sync()
+            public override void Sync()
             {
-                inner.Sync();
+                Inner.Sync();
                 Interlocked.Increment(ref owner._syncs);
             }
-
-            public int Read(long offset, Span<byte> destination) => inner.Read(offset, destination);
-
-            public void Truncate(long length) => inner.Truncate(length);
-
-            public void Dispose() => inner.Dispose();
         }
     }
 

@@ -7,7 +7,7 @@ namespace TraceStore.Engine.Tests.Wal;
 /// Wraps the real file storage (real files, real fsync) and records every append (with the record sequences it
 /// carried) and every sync in order, and can inject failures: a failing fsync, a failing or short write, a full disk.
 /// </summary>
-internal sealed class FaultInjectingWalStorage(IWalStorage inner) : IWalStorage
+internal sealed class FaultInjectingWalStorage(IWalStorage inner) : DelegatingWalStorage(inner)
 {
     private readonly object _gate = new();
     private readonly List<string> _log = [];
@@ -51,17 +51,7 @@ internal sealed class FaultInjectingWalStorage(IWalStorage inner) : IWalStorage
         }
     }
 
-    public IReadOnlyList<string> List() => inner.List();
-
-    public IWalFile Create(string name) => new File(this, inner.Create(name));
-
-    public IWalFile OpenRead(string name) => inner.OpenRead(name);
-
-    public IWalFile OpenWrite(string name) => new File(this, inner.OpenWrite(name));
-
-    public void Delete(string name) => inner.Delete(name);
-
-    public void SyncDirectory() => inner.SyncDirectory();
+    protected override IWalFile WrapFile(IWalFile file) => new File(this, file);
 
     private void Record(string entry)
     {
@@ -71,31 +61,27 @@ internal sealed class FaultInjectingWalStorage(IWalStorage inner) : IWalStorage
         }
     }
 
-    private sealed class File(FaultInjectingWalStorage owner, IWalFile inner) : IWalFile
+    private sealed class File(FaultInjectingWalStorage owner, IWalFile inner) : DelegatingWalFile(inner)
     {
-        public string Name => inner.Name;
-
-        public long Length => inner.Length;
-
-        public void Append(ReadOnlySpan<byte> data)
+        public override void Append(ReadOnlySpan<byte> data)
         {
             if (owner.DiskFull)
             {
-                inner.Append(data[..(data.Length / 2)]);
+                Inner.Append(data[..(data.Length / 2)]);
                 throw new IOException("No space left on device", 28);
             }
 
             if (owner.ShortWriteBytes >= 0 && owner.ShortWriteBytes < data.Length)
             {
-                inner.Append(data[..owner.ShortWriteBytes]);
+                Inner.Append(data[..owner.ShortWriteBytes]);
                 throw new IOException("Input/output error", 5);
             }
 
-            inner.Append(data);
-            owner.Record($"append {inner.Name} {string.Join(',', Sequences(data))}");
+            Inner.Append(data);
+            owner.Record($"append {Inner.Name} {string.Join(',', Sequences(data))}");
         }
 
-        public void Sync()
+        public override void Sync()
         {
             if (owner.FailNextSync)
             {
@@ -110,16 +96,10 @@ internal sealed class FaultInjectingWalStorage(IWalStorage inner) : IWalStorage
                 gate.Wait(TimeSpan.FromSeconds(30));
             }
 
-            inner.Sync();
+            Inner.Sync();
             owner.Syncs++;
             owner.Record("sync");
         }
-
-        public int Read(long offset, Span<byte> destination) => inner.Read(offset, destination);
-
-        public void Truncate(long length) => inner.Truncate(length);
-
-        public void Dispose() => inner.Dispose();
 
         /// <summary>The sequences of the records in an append (a segment header carries none).</summary>
         private static List<long> Sequences(ReadOnlySpan<byte> data)

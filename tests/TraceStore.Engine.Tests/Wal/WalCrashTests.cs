@@ -68,7 +68,7 @@ public sealed class WalCrashTests(ITestOutputHelper output)
 
     private static async Task<List<long>> RunUntilKilled(string folder, long firstId, int seed, TimeSpan lifetime)
     {
-        var start = new ProcessStartInfo(DotnetHost())
+        var start = new ProcessStartInfo(DotnetHost.Path)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -119,9 +119,4 @@ public sealed class WalCrashTests(ITestOutputHelper output)
         var path = RepositoryPaths.Combine("tests", "TraceStore.CrashHarness", "bin", configuration, framework.Name, "TraceStore.CrashHarness.dll");
         return File.Exists(path) ? path : throw new FileNotFoundException($"Build the crash harness first: {path} is missing.");
     }
-
-    private static string DotnetHost() =>
-        Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet"
-            ? path
-            : Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "..", "..", "..", "dotnet");
 }

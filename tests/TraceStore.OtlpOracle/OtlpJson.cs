@@ -2,13 +2,13 @@ using System.Text.Json.Nodes;
 using Google.Protobuf;
 using OpenTelemetry.Proto.Collector.Trace.V1;
 
-namespace TraceStore.Protocol.Tests.Support;
+namespace TraceStore.OtlpOracle;
 
 /// <summary>
 /// OTLP/JSON as a spec-following exporter writes it: Google.Protobuf's JSON formatter, then trace and span ids
 /// rewritten from base64 (protobuf JSON's bytes encoding) to hex, as OTLP requires.
 /// </summary>
-internal static class OtlpJson
+public static class OtlpJson
 {
     private static readonly JsonFormatter CamelCase = new(JsonFormatter.Settings.Default);
 
