@@ -3,7 +3,6 @@ using TraceStore.Protocol.GenAi;
 using TraceStore.Protocol.Model;
 using TraceStore.Protocol.Otlp.Json;
 using TraceStore.Protocol.Otlp.Protobuf;
-using TraceStore.Protocol.Tests.Support;
 using TraceStore.Testing;
 
 namespace TraceStore.Protocol.Tests;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using TraceStore.Testing;
 using TraceStore.Protocol.Content;
 using TraceStore.Protocol.GenAi;
 using TraceStore.Protocol.Model;

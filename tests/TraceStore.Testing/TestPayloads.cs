@@ -1,11 +1,11 @@
 using System.IO.Compression;
 using System.Text.Json;
-using TraceStore.Testing;
+using Xunit;
 
-namespace TraceStore.Protocol.Tests.Support;
+namespace TraceStore.Testing;
 
 /// <summary>The OTLP payloads captured from real clients (../shared/testdata/otlp) and their manifest.</summary>
-internal static class TestPayloads
+public static class TestPayloads
 {
     public static string Folder { get; } = RepositoryPaths.OtlpTestData;
 
@@ -66,7 +66,7 @@ internal static class TestPayloads
     }
 }
 
-internal sealed record PayloadFile(
+public sealed record PayloadFile(
     string Name,
     string Format,
     string? ContentEncoding,

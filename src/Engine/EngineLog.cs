@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace TraceStore.Engine;
+
+/// <summary>The engine's log messages (source-generated: no boxing, no formatting unless the level is on).</summary>
+internal static partial class EngineLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "WAL segment {Segment}: cut a torn tail of {DroppedBytes} bytes at offset {Offset} ({Reason}); it was never acknowledged")]
+    public static partial void TornTailTruncated(ILogger logger, string segment, long offset, long droppedBytes, string reason);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Replayed {Records} WAL records ({Bytes} bytes, {Spans} spans) in {ElapsedMs} ms")]
+    public static partial void Replayed(ILogger logger, long records, long bytes, long spans, long elapsedMs);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "WAL record {Sequence} no longer decodes under the current limits and is skipped at replay: {Error}")]
+    public static partial void ReplayRecordRefused(ILogger logger, long sequence, string error);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Critical, Message = "The write-ahead log stopped: {Error}. The store refuses writes until it is restarted")]
+    public static partial void WalStopped(ILogger logger, string error);
+}

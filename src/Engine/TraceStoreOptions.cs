@@ -1,0 +1,63 @@
+using Microsoft.Extensions.Logging;
+using TraceStore.Engine.Ingest;
+using TraceStore.Engine.Wal;
+using TraceStore.Protocol.Otlp;
+
+namespace TraceStore.Engine;
+
+/// <summary>Settings of one store. Immutable; checked by <see cref="Validate"/> when the store opens.</summary>
+public sealed record TraceStoreOptions
+{
+    /// <summary>The store's folder: <c>wal/</c> for the write-ahead log, a <c>LOCK</c> file that keeps a second
+    /// process out, and (with sealing) segments and the catalog. Created if missing.</summary>
+    public required string DataDirectory { get; init; }
+
+    public WalOptions Wal { get; init; } = new();
+
+    /// <summary>Limits applied to every request (and again at replay).</summary>
+    public OtlpDecoderOptions Decoder { get; init; } = OtlpDecoderOptions.Default;
+
+    /// <summary>
+    /// The one memory budget of the ingest path (request bodies in flight, decoded batches, and the assembler's and
+    /// sealer's contents). At the limit new requests are refused as overloaded before they are buffered. Must hold at
+    /// least two of the largest requests (<see cref="OtlpDecoderOptions.MaxMessageBytes"/>).
+    /// </summary>
+    public long MemoryBudgetBytes { get; init; } = 1L << 30;
+
+    /// <summary>Fraction of the budget above which the engine asks the assembler to seal early.</summary>
+    public double HighWatermarkFraction { get; init; } = 0.8;
+
+    /// <summary>Most requests decoding at once: bounds the transient memory a decode holds before admission can count
+    /// its result (a decompressed body and a growing batch). Default: two per core.</summary>
+    public int MaxConcurrentDecodes { get; init; } = Math.Max(2, Environment.ProcessorCount * 2);
+
+    /// <summary>Experiment for requests that name none (MLflow's default experiment is "0").</summary>
+    public string DefaultExperimentId { get; init; } = "0";
+
+    /// <summary>Where the store logs (torn WAL tails, storage failures). Null: no logging.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>The WAL's file seam. Null (the default): real files under <c>DataDirectory/wal</c>. Set it to wrap
+    /// storage, e.g. to inject faults in tests.</summary>
+    public IWalStorage? WalStorage { get; init; }
+
+    public TraceStoreOptions Validate()
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(DataDirectory, nameof(DataDirectory));
+        Wal.Validate();
+        Decoder.Validate();
+        ArgumentOutOfRangeException.ThrowIfLessThan(HighWatermarkFraction, 0.1, nameof(HighWatermarkFraction));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(HighWatermarkFraction, 1.0, nameof(HighWatermarkFraction));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentDecodes, 1, nameof(MaxConcurrentDecodes));
+        if (MemoryBudgetBytes < 2 * Decoder.MaxMessageBytes)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(MemoryBudgetBytes),
+                MemoryBudgetBytes,
+                $"The memory budget must hold at least two of the largest requests: raise MemoryBudgetBytes to {2 * Decoder.MaxMessageBytes} or lower Decoder.MaxMessageBytes.");
+        }
+
+        IngestValidation.CheckExperimentId(DefaultExperimentId, nameof(DefaultExperimentId));
+        return this;
+    }
+}

@@ -1,0 +1,42 @@
+namespace TraceStore.Engine;
+
+/// <summary>A snapshot of one store's counters since it opened (replay figures describe the open itself).</summary>
+public sealed record TraceStoreStats
+{
+    public bool Healthy { get; init; }
+
+    /// <summary>Why the store is unhealthy (the WAL's storage failure), or null.</summary>
+    public string? Problem { get; init; }
+
+    public long AcceptedRequests { get; init; }
+
+    public long RejectedRequests { get; init; }
+
+    public long OverloadedRequests { get; init; }
+
+    public long UnavailableRequests { get; init; }
+
+    public long AcceptedSpans { get; init; }
+
+    /// <summary>Spans refused by per-span validation inside accepted requests (partial success).</summary>
+    public long RejectedSpans { get; init; }
+
+    /// <summary>Body bytes (as received) of accepted requests.</summary>
+    public long AcceptedBytes { get; init; }
+
+    /// <summary>WAL records read back when the store opened, and the spans they held.</summary>
+    public long ReplayedRecords { get; init; }
+
+    public long ReplayedSpans { get; init; }
+
+    /// <summary>Bytes of WAL records read back and verified at open.</summary>
+    public long ReplayedBytes { get; init; }
+
+    public long LastWalSequence { get; init; }
+
+    public long MemoryUsedBytes { get; init; }
+
+    public long MemoryPeakBytes { get; init; }
+
+    public long MemoryBudgetBytes { get; init; }
+}

@@ -1,0 +1,47 @@
+using Google.Protobuf;
+using OpenTelemetry.Proto.Collector.Trace.V1;
+using OpenTelemetry.Proto.Common.V1;
+using OpenTelemetry.Proto.Trace.V1;
+using TraceStore.Engine.Ingest;
+using TraceStore.Protocol.Content;
+
+namespace TraceStore.Engine.Tests.Ingest;
+
+/// <summary>OTLP requests built with Google.Protobuf (independent of our decoder) for ingest tests.</summary>
+internal static class OtlpRequests
+{
+    /// <summary>A request of <paramref name="spans"/> spans, each with an attribute of about <paramref name="valueBytes"/>
+    /// bytes; the first <paramref name="badIds"/> spans have an all-zero span id (refused per span).</summary>
+    public static byte[] Protobuf(int spans, int valueBytes = 100, int badIds = 0, int seed = 1)
+    {
+        var random = new Random(seed);
+        var scope = new ScopeSpans();
+        for (var i = 0; i < spans; i++)
+        {
+            var span = new Span
+            {
+                TraceId = Id(random, 16),
+                SpanId = i < badIds ? ByteString.CopyFrom(new byte[8]) : Id(random, 8),
+                Name = $"span-{i}",
+                StartTimeUnixNano = 1_763_700_000_000_000_000UL + (ulong)i,
+                EndTimeUnixNano = 1_763_700_000_000_000_000UL + (ulong)i + 1000,
+            };
+            span.Attributes.Add(new KeyValue { Key = "payload", Value = new AnyValue { StringValue = new string('x', valueBytes) } });
+            scope.Spans.Add(span);
+        }
+
+        var request = new ExportTraceServiceRequest();
+        request.ResourceSpans.Add(new ResourceSpans { ScopeSpans = { scope } });
+        return request.ToByteArray();
+    }
+
+    public static OtlpPayload Payload(byte[] body) => new(body, OtlpPayloadFormat.Protobuf);
+
+    private static ByteString Id(Random random, int length)
+    {
+        var bytes = new byte[length];
+        random.NextBytes(bytes);
+        bytes[0] |= 1;
+        return ByteString.CopyFrom(bytes);
+    }
+}
