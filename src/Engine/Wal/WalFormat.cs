@@ -106,8 +106,23 @@ public static class WalFormat
     public static int RecordSize(WalEntry entry) =>
         RecordHeaderSize + RecordFixedBodySize + Encoding.UTF8.GetByteCount(entry.ExperimentId) + entry.Payload.Length;
 
+    /// <summary>Bytes of a record before its payload: the record header, the fixed body fields and the experiment id.</summary>
+    public static int RecordPrefixSize(WalEntry entry) => RecordHeaderSize + RecordFixedBodySize + Encoding.UTF8.GetByteCount(entry.ExperimentId);
+
     /// <summary>Writes one record; returns its size. <paramref name="destination"/> must hold <see cref="RecordSize"/> bytes.</summary>
     public static int WriteRecord(Span<byte> destination, long sequence, WalEntry entry)
+    {
+        var prefix = WriteRecordPrefix(destination, sequence, entry);
+        entry.Payload.Span.CopyTo(destination[prefix..]);
+        return prefix + entry.Payload.Length;
+    }
+
+    /// <summary>
+    /// Writes everything of a record except its payload (which must follow it directly in the file) and returns the
+    /// prefix's size (<see cref="RecordPrefixSize"/>). The checksum in the prefix already covers the payload, so a
+    /// large payload can be written from where it lies, without copying it next to its prefix first.
+    /// </summary>
+    public static int WriteRecordPrefix(Span<byte> destination, long sequence, WalEntry entry)
     {
         var experimentLength = Encoding.UTF8.GetByteCount(entry.ExperimentId);
         if (experimentLength > ushort.MaxValue)
@@ -121,17 +136,17 @@ public static class WalFormat
             throw new ArgumentException($"The record body is {bodyLength} bytes; at most {MaxRecordBodySize} fit a WAL record.", nameof(entry));
         }
 
-        var body = destination.Slice(RecordHeaderSize, bodyLength);
-        BinaryPrimitives.WriteInt64LittleEndian(body, sequence);
-        BinaryPrimitives.WriteInt64LittleEndian(body[8..], entry.ReceivedUnixMs);
-        body[16] = (byte)entry.Format;
-        body[17] = (byte)entry.Encoding;
-        BinaryPrimitives.WriteUInt16LittleEndian(body[18..], (ushort)experimentLength);
-        Encoding.UTF8.GetBytes(entry.ExperimentId, body[20..]);
-        entry.Payload.Span.CopyTo(body[(20 + experimentLength)..]);
+        var fixedAndExperiment = destination.Slice(RecordHeaderSize, RecordFixedBodySize + experimentLength);
+        BinaryPrimitives.WriteInt64LittleEndian(fixedAndExperiment, sequence);
+        BinaryPrimitives.WriteInt64LittleEndian(fixedAndExperiment[8..], entry.ReceivedUnixMs);
+        fixedAndExperiment[16] = (byte)entry.Format;
+        fixedAndExperiment[17] = (byte)entry.Encoding;
+        BinaryPrimitives.WriteUInt16LittleEndian(fixedAndExperiment[18..], (ushort)experimentLength);
+        Encoding.UTF8.GetBytes(entry.ExperimentId, fixedAndExperiment[20..]);
+        var crc = Crc32CUpdate(Crc32CUpdate(0xFFFFFFFFu, fixedAndExperiment), entry.Payload.Span);
         BinaryPrimitives.WriteUInt32LittleEndian(destination, (uint)bodyLength);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], Crc32C(body));
-        return RecordHeaderSize + bodyLength;
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], ~crc);
+        return RecordHeaderSize + fixedAndExperiment.Length;
     }
 
     /// <summary>Parses a record body whose CRC was verified.</summary>
@@ -154,9 +169,11 @@ public static class WalFormat
     }
 
     /// <summary>CRC-32C (Castagnoli) with the usual init and final xor ("123456789" gives e3069283), hardware-accelerated.</summary>
-    public static uint Crc32C(ReadOnlySpan<byte> data)
+    public static uint Crc32C(ReadOnlySpan<byte> data) => ~Crc32CUpdate(0xFFFFFFFFu, data);
+
+    /// <summary>Continues a CRC-32C over <paramref name="data"/> (no init or final xor: callers do those once).</summary>
+    private static uint Crc32CUpdate(uint crc, ReadOnlySpan<byte> data)
     {
-        var crc = 0xFFFFFFFFu;
         var i = 0;
         for (; i + 8 <= data.Length; i += 8)
         {
@@ -168,7 +185,7 @@ public static class WalFormat
             crc = BitOperations.Crc32C(crc, data[i]);
         }
 
-        return ~crc;
+        return crc;
     }
 }
 

@@ -1,37 +1,48 @@
-using System.Buffers;
-
 namespace TraceStore.Engine.Wal;
 
 /// <summary>
-/// Appends records to the write-ahead log with group commit: appends that arrive while a write+fsync is in progress
-/// are batched into the next single write and single fsync, and each append is acknowledged (its task completes)
-/// only when the durability mode says it is safe. Sequence numbers are assigned in append order and are contiguous.
+/// Appends records to the write-ahead log with pipelined group commit. Appends queue up; one writer takes everything
+/// queued and writes it (records packed into a fixed buffer, large payloads written from where they lie), then hands
+/// the batch to one syncer and goes straight on to the next batch. The syncer fsyncs and acknowledges everything
+/// written before its fsync began. So the write of batch N+1 overlaps the fsync of batch N, and every append is
+/// acknowledged (its task completes) only when the durability mode says it is safe. Sequence numbers are assigned in
+/// append order and are contiguous.
 /// <para>Failure rules. A failed fsync stops the log for good: everything not yet acknowledged fails, later appends
 /// are refused and <see cref="IsHealthy"/> turns false. The page cache's state after a failed fsync is unknown, so
 /// retrying it could report success for data that was dropped (PostgreSQL's fsync lesson). A full disk (ENOSPC)
 /// fails only the batch it hit, with a retryable error: the partial write is truncated away so nothing durable is
 /// damaged, and appends succeed again once space is freed. Any other write failure stops the log like a failed
 /// fsync.</para>
+/// <para>Memory: besides the queued entries (whose payloads the caller owns and counts), the writer holds one
+/// <see cref="WriteBufferBytes"/> buffer.</para>
 /// </summary>
-public sealed class WalWriter : IAsyncDisposable
+public sealed partial class WalWriter : IAsyncDisposable
 {
+    /// <summary>Records are packed into a buffer of this size before each write; a payload larger than the room left is
+    /// written directly from the caller's memory.</summary>
+    public const int WriteBufferBytes = 1 << 20;
+
     private const int Enospc = 28;
 
     private readonly IWalStorage _storage;
     private readonly WalOptions _options;
+    private readonly byte[] _writeBuffer = new byte[WriteBufferBytes];
+
+    // _gate guards the queue, the written-but-unsynced list, the running flags and _failure's first assignment.
     private readonly object _gate = new();
     private readonly CancellationTokenSource _stopping = new();
     private List<Pending> _queue = [];
     private List<Pending> _spare = [];
-    private bool _flusherRunning;
-    private Task _flusher = Task.CompletedTask;
+    private bool _writerRunning;
+    private Task _writer = Task.CompletedTask;
     private readonly Task _intervalSync = Task.CompletedTask;
 
-    // Held while the segment is synced by the interval timer or replaced by a rollover, so neither sees a disposed file.
+    // Held while the segment is synced or replaced by a rollover, so no fsync ever sees a disposed file.
     private readonly object _segmentLock = new();
     private IWalFile _segment;
     private long _nextSequence;
     private long _writtenUntilSequence;
+    private long _lastDurableSequence;
     private Exception? _failure;
 
     private WalWriter(IWalStorage storage, WalOptions options, IWalFile segment, long nextSequence)
@@ -41,7 +52,7 @@ public sealed class WalWriter : IAsyncDisposable
         _segment = segment;
         _nextSequence = nextSequence;
         _writtenUntilSequence = nextSequence - 1;
-        LastDurableSequence = nextSequence - 1;
+        _lastDurableSequence = nextSequence - 1;
         if (options.Durability == WalDurability.Interval)
         {
             _intervalSync = Task.Run(SyncPeriodically);
@@ -55,7 +66,7 @@ public sealed class WalWriter : IAsyncDisposable
     public Exception? Failure => Volatile.Read(ref _failure);
 
     /// <summary>Highest sequence known to be on disk.</summary>
-    public long LastDurableSequence { get; private set; }
+    public long LastDurableSequence => Volatile.Read(ref _lastDurableSequence);
 
     /// <summary>
     /// Continues the log after recovery (<paramref name="nextSequence"/> comes from <see cref="WalRecovery.Scan"/>): in a
@@ -70,11 +81,11 @@ public sealed class WalWriter : IAsyncDisposable
         return new WalWriter(storage, options, segment, nextSequence);
     }
 
-    /// <summary>Appends <paramref name="entry"/>; the task completes with its sequence once acknowledged.</summary>
+    /// <summary>Appends <paramref name="entry"/>; the task completes with its sequence once acknowledged. The entry's
+    /// payload must not change until then.</summary>
     public Task<long> AppendAsync(WalEntry entry)
     {
-        var size = WalFormat.RecordSize(entry);
-        var pending = new Pending(entry, size, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(entry, WalFormat.RecordSize(entry));
         lock (_gate)
         {
             if (_failure is not null)
@@ -89,36 +100,43 @@ public sealed class WalWriter : IAsyncDisposable
 
             pending.Sequence = _nextSequence++;
             _queue.Add(pending);
-            if (!_flusherRunning)
+            if (!_writerRunning)
             {
-                _flusherRunning = true;
-                _flusher = Task.Run(FlushLoop);
+                _writerRunning = true;
+                _writer = Task.Run(WriteLoop);
             }
         }
 
         return pending.Completion.Task;
     }
 
-    /// <summary>Waits for queued appends, fsyncs, and closes the segment.</summary>
+    /// <summary>Waits for queued appends and their fsyncs, fsyncs once more, and closes the segment.</summary>
     public async ValueTask DisposeAsync()
     {
-        Task flusher;
+        Task writer;
         lock (_gate)
         {
             _stopping.Cancel();
-            flusher = _flusher;
+            writer = _writer;
         }
 
-        await flusher.ConfigureAwait(false);
-        await _intervalSync.ConfigureAwait(false);
+        await writer.ConfigureAwait(false);
+        Task syncer;
         lock (_gate)
         {
-            if (_failure is null)
+            syncer = _syncer;
+        }
+
+        await syncer.ConfigureAwait(false);
+        await _intervalSync.ConfigureAwait(false);
+        lock (_segmentLock)
+        {
+            if (Volatile.Read(ref _failure) is null)
             {
                 try
                 {
                     _segment.Sync();
-                    LastDurableSequence = _writtenUntilSequence;
+                    Volatile.Write(ref _lastDurableSequence, _writtenUntilSequence);
                 }
                 catch (IOException)
                 {
@@ -132,7 +150,7 @@ public sealed class WalWriter : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private void FlushLoop()
+    private void WriteLoop()
     {
         while (true)
         {
@@ -141,7 +159,7 @@ public sealed class WalWriter : IAsyncDisposable
             {
                 if (_queue.Count == 0)
                 {
-                    _flusherRunning = false;
+                    _writerRunning = false;
                     return;
                 }
 
@@ -158,7 +176,8 @@ public sealed class WalWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>Writes a batch as one append (and one fsync in fsync mode), then settles every append in it.</summary>
+    /// <summary>Writes a batch, then hands it to the syncer (fsync mode) or acknowledges it (the other modes). A failed
+    /// write fails the batch here.</summary>
     private void WriteBatch(List<Pending> batch)
     {
         if (Volatile.Read(ref _failure) is not null)
@@ -167,67 +186,96 @@ public sealed class WalWriter : IAsyncDisposable
             return;
         }
 
-        var bytes = 0;
+        long bytes = 0;
         foreach (var pending in batch)
         {
             bytes += pending.Size;
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(bytes);
         long lengthBefore = -1;
         try
         {
-            var offset = 0;
-            foreach (var pending in batch)
-            {
-                offset += WalFormat.WriteRecord(buffer.AsSpan(offset), pending.Sequence, pending.Entry);
-            }
-
             RollOverIfFull(batch[0].Sequence, bytes);
             lengthBefore = _segment.Length;
-            _segment.Append(buffer.AsSpan(0, bytes));
-            var last = batch[^1].Sequence;
-            _writtenUntilSequence = last;
-            if (_options.Durability == WalDurability.Fsync)
-            {
-                _segment.Sync();
-                LastDurableSequence = last;
-            }
-
-            foreach (var pending in batch)
-            {
-                pending.Completion.TrySetResult(pending.Sequence);
-            }
+            WriteRecords(batch);
+            Volatile.Write(ref _writtenUntilSequence, batch[^1].Sequence);
         }
         catch (Exception e) when (IsDiskFull(e) && lengthBefore >= 0 && TryTruncate(lengthBefore))
         {
             // Nothing of this batch is acknowledged; the file is back to its last good length.
-            _writtenUntilSequence = batch[0].Sequence - 1;
+            Volatile.Write(ref _writtenUntilSequence, batch[0].Sequence - 1);
             Fail(batch, new WalUnavailableException("The disk is full: the request was not logged. Retry after space is freed.", retryable: true, e));
             RenumberAfterFailedBatch(batch);
+            return;
         }
         catch (Exception e)
         {
             StopWith(e);
             Fail(batch, Stopped());
+            return;
         }
-        finally
+
+        if (_options.Durability == WalDurability.Fsync)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            HandToSyncer(batch);
+            return;
+        }
+
+        foreach (var pending in batch)
+        {
+            pending.Completion.TrySetResult(pending.Sequence);
         }
     }
 
-    private void RollOverIfFull(long firstSequence, int batchBytes)
+    /// <summary>Packs records into the write buffer, writing it out whenever the next record does not fit; a payload
+    /// larger than the room left goes to the file straight from the entry.</summary>
+    private void WriteRecords(List<Pending> batch)
+    {
+        var buffer = _writeBuffer.AsSpan();
+        var used = 0;
+        foreach (var pending in batch)
+        {
+            var entry = pending.Entry;
+            var prefixSize = pending.Size - entry.Payload.Length;
+            if (used + prefixSize > buffer.Length)
+            {
+                _segment.Append(buffer[..used]);
+                used = 0;
+            }
+
+            used += WalFormat.WriteRecordPrefix(buffer[used..], pending.Sequence, entry);
+            if (used + entry.Payload.Length <= buffer.Length)
+            {
+                entry.Payload.Span.CopyTo(buffer[used..]);
+                used += entry.Payload.Length;
+            }
+            else
+            {
+                _segment.Append(buffer[..used]);
+                used = 0;
+                _segment.Append(entry.Payload.Span);
+            }
+        }
+
+        if (used > 0)
+        {
+            _segment.Append(buffer[..used]);
+        }
+    }
+
+    private void RollOverIfFull(long firstSequence, long batchBytes)
     {
         if (_segment.Length + batchBytes <= _options.SegmentBytes || _segment.Length <= WalFormat.SegmentHeaderSize)
         {
             return;
         }
 
+        // The old segment is synced before the new one exists, so batches written to it and still waiting for the
+        // syncer are durable whichever file the syncer syncs next.
         lock (_segmentLock)
         {
             _segment.Sync();
-            LastDurableSequence = _writtenUntilSequence;
+            Volatile.Write(ref _lastDurableSequence, Volatile.Read(ref _writtenUntilSequence));
             _segment.Dispose();
             _segment = CreateSegment(_storage, firstSequence);
         }
@@ -286,56 +334,6 @@ public sealed class WalWriter : IAsyncDisposable
         }
     }
 
-    private async Task SyncPeriodically()
-    {
-        using var timer = new PeriodicTimer(_options.SyncInterval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
-            {
-                lock (_gate)
-                {
-                    if (_failure is not null)
-                    {
-                        return;
-                    }
-                }
-
-                try
-                {
-                    lock (_segmentLock)
-                    {
-                        var written = Volatile.Read(ref _writtenUntilSequence);
-                        _segment.Sync();
-                        LastDurableSequence = written;
-                    }
-                }
-                catch (Exception e)
-                {
-                    StopWith(e);
-                    return;
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Closing.
-        }
-    }
-
-    private void StopWith(Exception e)
-    {
-        List<Pending> queued;
-        lock (_gate)
-        {
-            _failure ??= e;
-            queued = [.. _queue];
-            _queue.Clear();
-        }
-
-        Fail(queued, Stopped());
-    }
-
     private WalUnavailableException Stopped() =>
         new("The write-ahead log stopped after a storage failure and accepts no more writes; the store is unhealthy until restarted.", retryable: false, _failure);
 
@@ -350,13 +348,13 @@ public sealed class WalWriter : IAsyncDisposable
     private static bool IsDiskFull(Exception e) =>
         e is IOException io && (io.HResult == Enospc || io.HResult == unchecked((int)0x80070070) || io.Message.Contains("No space left", StringComparison.Ordinal));
 
-    private sealed class Pending(WalEntry entry, int size, TaskCompletionSource<long> completion)
+    private sealed class Pending(WalEntry entry, int size)
     {
         public WalEntry Entry => entry;
 
         public int Size => size;
 
-        public TaskCompletionSource<long> Completion => completion;
+        public TaskCompletionSource<long> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public long Sequence { get; set; }
     }

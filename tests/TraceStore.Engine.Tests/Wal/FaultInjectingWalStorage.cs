@@ -96,6 +96,7 @@ internal sealed class FaultInjectingWalStorage(IWalStorage inner) : DelegatingWa
                 gate.Wait(TimeSpan.FromSeconds(30));
             }
 
+            owner.Record("sync-start");
             Inner.Sync();
             owner.Syncs++;
             owner.Record("sync");
