@@ -1,3 +1,4 @@
+using static TraceStore.Server.Tests.CliRunner;
 using TraceStore.Server.Cli;
 
 namespace TraceStore.Server.Tests;
@@ -45,13 +46,5 @@ public sealed class CliTests
 
         Assert.NotEqual(0, exit);
         Assert.Contains("frobnicate", error, StringComparison.Ordinal);
-    }
-
-    private static (int Exit, string Output, string Error) Run(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var exit = TraceStoreCli.Run(args, output, error);
-        return (exit, output.ToString(), error.ToString());
     }
 }

@@ -1,3 +1,4 @@
+using static TraceStore.Server.Tests.CliRunner;
 using System.Text.Json;
 using TraceStore.Server.Cli;
 using TraceStore.Testing;
@@ -90,14 +91,6 @@ public sealed class DecodeCommandTests
     }
 
     private static string Payload(string name) => Path.Combine(RepositoryPaths.OtlpTestData, name);
-
-    private static (int Exit, string Output, string Error) Run(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var exit = TraceStoreCli.Run(args, output, error);
-        return (exit, output.ToString(), error.ToString());
-    }
 }
 
 public sealed class BenchDecodeCommandTests

@@ -1,3 +1,4 @@
+using static TraceStore.Server.Tests.CliRunner;
 using TraceStore.Engine.Wal;
 using TraceStore.Server.Cli;
 using TraceStore.Testing;
@@ -85,13 +86,5 @@ public sealed class VerifyCommandTests
 
         await writer.DisposeAsync();
         return Directory.GetFiles(folder).Single();
-    }
-
-    private static (int Exit, string Output, string Error) Run(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var exit = TraceStoreCli.Run(args, output, error);
-        return (exit, output.ToString(), error.ToString());
     }
 }

@@ -19,10 +19,8 @@ internal static class DecodeCommand
     public static Command Create()
     {
         var file = new Argument<FileInfo>("FILE") { Description = "An OTLP/HTTP request body: protobuf or JSON, optionally gzip- or deflate-compressed." };
-        var contentType = new Option<string?>("--content-type") { Description = "protobuf or json (default: from the file name)." };
-        contentType.AcceptOnlyFromAmong("protobuf", "json");
-        var contentEncoding = new Option<string?>("--content-encoding") { Description = "gzip, deflate or identity (default: from the file)." };
-        contentEncoding.AcceptOnlyFromAmong("gzip", "deflate", "identity");
+        var contentType = PayloadFiles.ContentTypeOption();
+        var contentEncoding = PayloadFiles.ContentEncodingOption();
         var format = new Option<string>("--format") { Description = "Output format.", DefaultValueFactory = _ => "table" };
         format.AcceptOnlyFromAmong("table", "json");
 
@@ -56,10 +54,7 @@ internal static class DecodeCommand
             return Unreadable;
         }
 
-        var encoding = contentEncoding is not null ? OtlpContentHeaders.ParseEncoding(contentEncoding) : GuessEncoding(file.Name, bytes);
-        var payload = contentType is not null
-            ? (contentType == "json" ? OtlpPayloadFormat.Json : OtlpPayloadFormat.Protobuf)
-            : file.Name.Contains(".json", StringComparison.OrdinalIgnoreCase) ? OtlpPayloadFormat.Json : OtlpPayloadFormat.Protobuf;
+        var (payload, encoding) = PayloadFiles.Resolve(file.Name, bytes, contentType, contentEncoding);
         var batch = new SpanBatch();
         try
         {
@@ -86,9 +81,4 @@ internal static class DecodeCommand
 
         return 0;
     }
-
-    private static OtlpContentEncoding GuessEncoding(string name, byte[] bytes) =>
-        name.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || (bytes.Length > 2 && bytes[0] == 0x1F && bytes[1] == 0x8B)
-            ? OtlpContentEncoding.Gzip
-            : OtlpContentEncoding.Identity;
 }

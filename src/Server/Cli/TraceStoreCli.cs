@@ -13,6 +13,7 @@ public static class TraceStoreCli
         var root = new RootCommand(Description);
         root.Options.OfType<VersionOption>().Single().Action = new PrintVersionAction();
         root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(IngestCommand.Create());
         root.Subcommands.Add(DecodeCommand.Create());
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(BenchDecodeCommand.Create());
