@@ -56,7 +56,8 @@ internal sealed class DecoderPool : IDisposable
         return new SpanBatch();
     }
 
-    /// <summary>Keeps the batch for reuse unless it is large or enough are idle already; either way it is emptied.</summary>
+    /// <summary>Keeps the batch for reuse unless it is large or enough are idle already (one per decode slot: idle
+    /// batches keep their capacity outside the memory budget); either way it is emptied.</summary>
     public void ReturnBatch(SpanBatch batch)
     {
         var small = Footprint(batch) <= MaxPooledFootprintBytes;
@@ -66,7 +67,7 @@ internal sealed class DecoderPool : IDisposable
             return;
         }
 
-        if (Interlocked.Increment(ref _idleBatches) <= MaxConcurrentDecodes * 2)
+        if (Interlocked.Increment(ref _idleBatches) <= MaxConcurrentDecodes)
         {
             _batches.Add(batch);
         }

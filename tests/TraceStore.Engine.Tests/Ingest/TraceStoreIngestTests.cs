@@ -4,6 +4,7 @@ using TraceStore.Engine.Tests.Wal;
 using TraceStore.Engine.Wal;
 using TraceStore.Protocol.Content;
 using TraceStore.Protocol.Otlp;
+using TraceStore.OtlpOracle;
 using TraceStore.Testing;
 
 namespace TraceStore.Engine.Tests.Ingest;
@@ -42,11 +43,11 @@ public sealed class TraceStoreIngestTests : IDisposable
     [Fact]
     public async Task Ingest_logs_the_body_as_received_with_experiment_and_format()
     {
-        var body = OtlpRequests.Protobuf(3);
+        var body = OtlpTestRequests.Protobuf(3);
         await using (var store = Open())
         {
-            Assert.Equal(IngestOutcome.Accepted, (await store.IngestAsync(OtlpRequests.Payload(body), "exp-42")).Outcome);
-            Assert.Equal(IngestOutcome.Accepted, (await store.IngestAsync(OtlpRequests.Payload(body))).Outcome);
+            Assert.Equal(IngestOutcome.Accepted, (await store.IngestAsync(Payload(body), "exp-42")).Outcome);
+            Assert.Equal(IngestOutcome.Accepted, (await store.IngestAsync(Payload(body))).Outcome);
         }
 
         var entries = new List<WalEntry>();
@@ -59,10 +60,10 @@ public sealed class TraceStoreIngestTests : IDisposable
     [Fact]
     public async Task Truncated_body_is_rejected_with_the_decoder_error_and_not_logged()
     {
-        var body = OtlpRequests.Protobuf(2);
+        var body = OtlpTestRequests.Protobuf(2);
         await using (var store = Open())
         {
-            var result = await store.IngestAsync(OtlpRequests.Payload(body[..^3]));
+            var result = await store.IngestAsync(Payload(body[..^3]));
             Assert.Equal(IngestOutcome.Rejected, result.Outcome);
             Assert.Equal(OtlpRejectReason.Truncated, result.DecodeError!.Reason);
             Assert.False(result.Retryable);
@@ -77,7 +78,7 @@ public sealed class TraceStoreIngestTests : IDisposable
     public async Task Spans_with_bad_ids_are_partial_success_and_the_rest_is_stored()
     {
         await using var store = Open();
-        var result = await store.IngestAsync(OtlpRequests.Payload(OtlpRequests.Protobuf(5, badIds: 2)));
+        var result = await store.IngestAsync(Payload(OtlpTestRequests.Protobuf(5, badIds: 2)));
         Assert.Equal(IngestOutcome.Accepted, result.Outcome);
         Assert.Equal(3, result.AcceptedSpans);
         Assert.Equal(2, result.RejectedSpans);
@@ -89,7 +90,7 @@ public sealed class TraceStoreIngestTests : IDisposable
     {
         await using (var store = Open())
         {
-            var result = await store.IngestAsync(OtlpRequests.Payload(OtlpRequests.Protobuf(2, badIds: 2)));
+            var result = await store.IngestAsync(Payload(OtlpTestRequests.Protobuf(2, badIds: 2)));
             Assert.Equal(IngestOutcome.Accepted, result.Outcome);
             Assert.Equal(0, result.AcceptedSpans);
             Assert.Equal(2, result.RejectedSpans);
@@ -106,7 +107,7 @@ public sealed class TraceStoreIngestTests : IDisposable
     public async Task Invalid_experiment_id_is_rejected(string experiment)
     {
         await using var store = Open();
-        var result = await store.IngestAsync(OtlpRequests.Payload(OtlpRequests.Protobuf(1)), experiment);
+        var result = await store.IngestAsync(Payload(OtlpTestRequests.Protobuf(1)), experiment);
         Assert.Equal(IngestOutcome.Rejected, result.Outcome);
         Assert.Null(result.DecodeError);
         Assert.Contains("experiment id", result.Message, StringComparison.Ordinal);
@@ -118,14 +119,14 @@ public sealed class TraceStoreIngestTests : IDisposable
         await using (var store = Open(budgetBytes: 4 << 20))
         {
             Assert.True(store.Budget.TryReserve(store.Budget.LimitBytes - 1000));
-            var result = await store.IngestAsync(OtlpRequests.Payload(OtlpRequests.Protobuf(10)));
+            var result = await store.IngestAsync(Payload(OtlpTestRequests.Protobuf(10)));
             Assert.Equal(IngestOutcome.Overloaded, result.Outcome);
             Assert.True(result.Retryable);
             Assert.InRange(result.RetryAfter, MemoryBudget.MinRetryAfter, MemoryBudget.MaxRetryAfter);
             Assert.Equal(1, store.GetStats().OverloadedRequests);
 
             store.Budget.Release(store.Budget.LimitBytes - 1000);
-            Assert.Equal(IngestOutcome.Accepted, (await store.IngestAsync(OtlpRequests.Payload(OtlpRequests.Protobuf(10)))).Outcome);
+            Assert.Equal(IngestOutcome.Accepted, (await store.IngestAsync(Payload(OtlpTestRequests.Protobuf(10)))).Outcome);
             Assert.Equal(0, store.Budget.UsedBytes);
         }
 
@@ -138,7 +139,7 @@ public sealed class TraceStoreIngestTests : IDisposable
     {
         await using var store = Open(budgetBytes: 4 << 20);
         Assert.True(store.Budget.TryReserve(store.Budget.LimitBytes - 1000));
-        var pending = store.IngestWaitingAsync(OtlpRequests.Payload(OtlpRequests.Protobuf(10))).AsTask();
+        var pending = store.IngestWaitingAsync(Payload(OtlpTestRequests.Protobuf(10))).AsTask();
         Assert.False(pending.IsCompleted);
 
         store.Budget.Release(store.Budget.LimitBytes - 1000);
@@ -161,15 +162,15 @@ public sealed class TraceStoreIngestTests : IDisposable
         var storage = new FaultInjectingWalStorage(new FileWalStorage(_folder.File("wal")));
         await using (var store = Open(storage: storage))
         {
-            Assert.Equal(IngestOutcome.Accepted, (await store.IngestAsync(OtlpRequests.Payload(OtlpRequests.Protobuf(1)))).Outcome);
+            Assert.Equal(IngestOutcome.Accepted, (await store.IngestAsync(Payload(OtlpTestRequests.Protobuf(1)))).Outcome);
             storage.FailNextSync = true;
-            var failed = await store.IngestAsync(OtlpRequests.Payload(OtlpRequests.Protobuf(1)));
+            var failed = await store.IngestAsync(Payload(OtlpTestRequests.Protobuf(1)));
             Assert.Equal(IngestOutcome.Unavailable, failed.Outcome);
             Assert.False(failed.Retryable);
             Assert.False(store.IsHealthy);
             Assert.NotNull(store.GetStats().Problem);
 
-            var later = await store.IngestAsync(OtlpRequests.Payload(OtlpRequests.Protobuf(1)));
+            var later = await store.IngestAsync(Payload(OtlpTestRequests.Protobuf(1)));
             Assert.Equal(IngestOutcome.Unavailable, later.Outcome);
             Assert.Contains("unhealthy", later.Message, StringComparison.Ordinal);
         }
@@ -186,13 +187,13 @@ public sealed class TraceStoreIngestTests : IDisposable
         await using (var store = Open(storage: storage))
         {
             storage.DiskFull = true;
-            var failed = await store.IngestAsync(OtlpRequests.Payload(OtlpRequests.Protobuf(1)));
+            var failed = await store.IngestAsync(Payload(OtlpTestRequests.Protobuf(1)));
             Assert.Equal(IngestOutcome.Unavailable, failed.Outcome);
             Assert.True(failed.Retryable);
             Assert.True(store.IsHealthy);
 
             storage.DiskFull = false;
-            var retried = await store.IngestAsync(OtlpRequests.Payload(OtlpRequests.Protobuf(1)));
+            var retried = await store.IngestAsync(Payload(OtlpTestRequests.Protobuf(1)));
             Assert.Equal(IngestOutcome.Accepted, retried.Outcome);
             Assert.Equal(1, retried.WalSequence);
         }
@@ -207,6 +208,8 @@ public sealed class TraceStoreIngestTests : IDisposable
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => Open(budgetBytes: 100L << 20, maxMessageBytes: 64L << 20));
         Assert.Contains("MemoryBudgetBytes", error.Message, StringComparison.Ordinal);
     }
+
+    private static OtlpPayload Payload(byte[] body) => new(body, OtlpPayloadFormat.Protobuf);
 
     /// <summary>Opens the store; the largest request defaults to half the budget (at most OTLP's 64 MiB).</summary>
     private TraceStore Open(long budgetBytes = 256L << 20, IWalStorage? storage = null, long? maxMessageBytes = null) =>

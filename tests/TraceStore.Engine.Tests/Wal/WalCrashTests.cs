@@ -14,6 +14,7 @@ namespace TraceStore.Engine.Tests.Wal;
 /// <see cref="DefaultIterations"/> here. A longer soak: <c>TRACESTORE_CRASH_ITERATIONS=500 dotnet test
 /// tests/TraceStore.Engine.Tests --filter WalCrashTests</c>.
 /// </summary>
+[Collection(ChildProcessTests.Name)]
 public sealed class WalCrashTests(ITestOutputHelper output)
 {
     private const int DefaultIterations = 12;
@@ -74,7 +75,7 @@ public sealed class WalCrashTests(ITestOutputHelper output)
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { HarnessPath(), folder, firstId.ToString(System.Globalization.CultureInfo.InvariantCulture), "8", seed.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        foreach (var argument in new[] { HarnessPaths.Assembly("TraceStore.CrashHarness"), folder, firstId.ToString(System.Globalization.CultureInfo.InvariantCulture), "8", seed.ToString(System.Globalization.CultureInfo.InvariantCulture) })
         {
             start.ArgumentList.Add(argument);
         }
@@ -109,14 +110,5 @@ public sealed class WalCrashTests(ITestOutputHelper output)
         await process.WaitForExitAsync();
         await reader;
         return acked;
-    }
-
-    /// <summary>The harness build output for the configuration this test runs in.</summary>
-    private static string HarnessPath()
-    {
-        var framework = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var configuration = framework.Parent!.Name;
-        var path = RepositoryPaths.Combine("tests", "TraceStore.CrashHarness", "bin", configuration, framework.Name, "TraceStore.CrashHarness.dll");
-        return File.Exists(path) ? path : throw new FileNotFoundException($"Build the crash harness first: {path} is missing.");
     }
 }

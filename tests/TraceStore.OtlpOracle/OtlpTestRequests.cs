@@ -2,13 +2,10 @@ using Google.Protobuf;
 using OpenTelemetry.Proto.Collector.Trace.V1;
 using OpenTelemetry.Proto.Common.V1;
 using OpenTelemetry.Proto.Trace.V1;
-using TraceStore.Engine.Ingest;
-using TraceStore.Protocol.Content;
+namespace TraceStore.OtlpOracle;
 
-namespace TraceStore.Engine.Tests.Ingest;
-
-/// <summary>OTLP requests built with Google.Protobuf (independent of our decoder) for ingest tests.</summary>
-internal static class OtlpRequests
+/// <summary>OTLP requests built with Google.Protobuf (independent of our decoder) for ingest and load tests.</summary>
+public static class OtlpTestRequests
 {
     /// <summary>A request of <paramref name="spans"/> spans, each with an attribute of about <paramref name="valueBytes"/>
     /// bytes; the first <paramref name="badIds"/> spans have an all-zero span id (refused per span).</summary>
@@ -34,8 +31,6 @@ internal static class OtlpRequests
         request.ResourceSpans.Add(new ResourceSpans { ScopeSpans = { scope } });
         return request.ToByteArray();
     }
-
-    public static OtlpPayload Payload(byte[] body) => new(body, OtlpPayloadFormat.Protobuf);
 
     private static ByteString Id(Random random, int length)
     {

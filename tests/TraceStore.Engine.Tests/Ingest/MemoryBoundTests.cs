@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Text.Json;
+using TraceStore.Engine.Ingest;
+using TraceStore.OtlpOracle;
+using TraceStore.Protocol.Content;
+using TraceStore.Testing;
+using Xunit.Abstractions;
+
+namespace TraceStore.Engine.Tests.Ingest;
+
+/// <summary>
+/// Memory stays inside the budget under overload and through replay, measured as resident memory of a real child
+/// process (TraceStore.MemoryHarness), so the figure is the store's and not the test host's.
+/// <para>The stated margin over the budget, <see cref="MarginBytes"/>, covers what the budget does not count: up to
+/// one idle pooled batch per decode slot (at most 4 MiB each), the batches being decoded (counted only once decoded),
+/// the WAL's 1 MiB write buffer, and the garbage collector's allocation budget. Measured on the 2-core CI machine:
+/// 22–31 MiB over a 32 MiB budget under 6x overload.</para>
+/// </summary>
+[Collection(ChildProcessTests.Name)]
+public sealed class MemoryBoundTests(ITestOutputHelper output) : IDisposable
+{
+    private const long MiB = 1 << 20;
+    private const long MarginBytes = 48 * MiB;
+    private readonly TempDirectory _folder = new("memory-bound");
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public async Task Overload_keeps_memory_within_budget_refuses_retryably_and_stores_every_accepted_request()
+    {
+        const int BudgetMiB = 32;
+        var summary = RunHarness("overload", _folder.Path, $"{BudgetMiB}", "2", "64", "512");
+
+        var overloaded = summary.GetProperty("overloaded").GetInt64();
+        var accepted = summary.GetProperty("accepted").GetInt64();
+        Assert.True(overloaded > 0, "the producers never overloaded the store");
+        Assert.Equal(0, summary.GetProperty("unavailable").GetInt64());
+        Assert.True(summary.GetProperty("offered_mb_per_s").GetDouble() >= 2 * summary.GetProperty("accepted_mb_per_s").GetDouble(), "the offered load was not several times the drain rate");
+        Assert.InRange(summary.GetProperty("min_retry_after_ms").GetInt64(), 1000, 30_000);
+        Assert.InRange(summary.GetProperty("budget_peak_bytes").GetInt64(), 1, BudgetMiB * MiB);
+        AssertResidentGrowthWithinBudget(summary, BudgetMiB * MiB);
+
+        await using var store = TraceStore.Open(new TraceStoreOptions { DataDirectory = _folder.Path });
+        var stats = store.GetStats();
+        Assert.Equal(accepted + summary.GetProperty("warmup_requests").GetInt64(), stats.ReplayedRecords);
+        Assert.Equal(summary.GetProperty("accepted_spans").GetInt64() + summary.GetProperty("warmup_spans").GetInt64(), stats.ReplayedSpans);
+    }
+
+    [Fact]
+    public async Task Replay_of_a_wal_larger_than_the_budget_stays_within_the_budget()
+    {
+        const int BudgetMiB = 16;
+        var body = OtlpTestRequests.Protobuf(1500, valueBytes: 600);
+        long spans = 0, records = 0;
+        await using (var store = TraceStore.Open(new TraceStoreOptions { DataDirectory = _folder.Path }))
+        {
+            while (store.GetStats().AcceptedBytes < 8 * BudgetMiB * MiB)
+            {
+                var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => store.IngestWaitingAsync(new OtlpPayload(body, OtlpPayloadFormat.Protobuf)).AsTask()));
+                Assert.All(results, r => Assert.Equal(IngestOutcome.Accepted, r.Outcome));
+                spans += results.Sum(r => r.AcceptedSpans);
+                records += results.Length;
+            }
+        }
+
+        var summary = RunHarness("replay", _folder.Path, $"{BudgetMiB}");
+
+        Assert.Equal(records, summary.GetProperty("records").GetInt64());
+        Assert.Equal(spans, summary.GetProperty("spans").GetInt64());
+        Assert.True(summary.GetProperty("wal_bytes").GetInt64() > 8 * BudgetMiB * MiB);
+        Assert.InRange(summary.GetProperty("budget_peak_bytes").GetInt64(), 1, BudgetMiB * MiB);
+        AssertResidentGrowthWithinBudget(summary, BudgetMiB * MiB);
+    }
+
+    private void AssertResidentGrowthWithinBudget(JsonElement summary, long budget)
+    {
+        var growth = summary.GetProperty("peak_rss_bytes").GetInt64() - summary.GetProperty("baseline_rss_bytes").GetInt64();
+        output.WriteLine($"resident growth {growth / (double)MiB:F1} MiB for a budget of {budget / MiB} MiB (margin {MarginBytes / MiB} MiB)");
+        Assert.True(growth <= budget + MarginBytes, $"resident memory grew {growth / MiB} MiB, more than the {budget / MiB} MiB budget plus the {MarginBytes / MiB} MiB margin");
+    }
+
+    private JsonElement RunHarness(params string[] args)
+    {
+        var harness = HarnessPaths.Assembly("TraceStore.MemoryHarness");
+        var start = new ProcessStartInfo(DotnetHost.Path) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(harness);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEnd();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        output.WriteLine(stdout);
+        Assert.True(process.ExitCode == 0, $"the harness failed ({process.ExitCode}): {stderr}");
+        return JsonDocument.Parse(stdout).RootElement.Clone();
+    }
+}

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using TraceStore.Engine;
+using TraceStore.Engine.Ingest;
+using TraceStore.MemoryHarness;
+using TraceStore.OtlpOracle;
+using TraceStore.Protocol.Content;
+using TraceStore.Protocol.Otlp;
+using TraceStore.Testing;
+
+// Usage:
+//   TraceStore.MemoryHarness overload <data folder> <budget MiB> <seconds> <producers> <request KiB>
+//     Producers ingest back to back and retry 1 ms after each refusal (far sooner than the retry-after asks), so
+//     the store is offered several times what it drains. Prints one JSON line with the outcome counts and memory.
+//   TraceStore.MemoryHarness replay <data folder> <budget MiB>
+//     Opens the store (replaying its WAL) and prints one JSON line with the replay counts and memory.
+// Memory: resident set size sampled every 2 ms; the baseline is taken once the runtime, the store's code and the
+// payloads are loaded, so the growth above it is what the ingest path itself holds.
+var mode = args[0];
+var folder = args[1];
+var budget = long.Parse(args[2], CultureInfo.InvariantCulture) << 20;
+var options = new TraceStoreOptions
+{
+    DataDirectory = folder,
+    MemoryBudgetBytes = budget,
+    Decoder = OtlpDecoderOptions.Default with { MaxMessageBytes = budget / 4 },
+};
+
+if (mode == "replay")
+{
+    // Load and JIT the store's code on an empty folder first, so the baseline holds it.
+    var warm = Path.Combine(Path.GetTempPath(), $"memory-harness-warm-{Guid.NewGuid():N}");
+    await (TraceStore.Engine.TraceStore.Open(options with { DataDirectory = warm })).DisposeAsync();
+    Directory.Delete(warm, recursive: true);
+    Collect();
+    var baseline = ProcessMemory.ResidentBytes();
+    using var sampler = new ResidentMemorySampler();
+    var started = Stopwatch.GetTimestamp();
+    var store = TraceStore.Engine.TraceStore.Open(options);
+    var elapsed = Stopwatch.GetElapsedTime(started);
+    var stats = store.GetStats();
+    await store.DisposeAsync();
+    Print(new
+    {
+        records = stats.ReplayedRecords,
+        spans = stats.ReplayedSpans,
+        wal_bytes = stats.ReplayedBytes,
+        seconds = elapsed.TotalSeconds,
+        budget_bytes = budget,
+        budget_peak_bytes = stats.MemoryPeakBytes,
+        baseline_rss_bytes = baseline,
+        peak_rss_bytes = sampler.PeakBytes,
+    });
+    return 0;
+}
+
+var seconds = double.Parse(args[3], CultureInfo.InvariantCulture);
+var producers = int.Parse(args[4], CultureInfo.InvariantCulture);
+var requestKiB = int.Parse(args[5], CultureInfo.InvariantCulture);
+var spansPerRequest = Math.Max(1, requestKiB * 1024 / 600);
+var payloads = Enumerable.Range(0, 8).Select(seed => OtlpTestRequests.Protobuf(spansPerRequest, valueBytes: 500, seed: seed + 1)).ToArray();
+var overloadStore = TraceStore.Engine.TraceStore.Open(options);
+foreach (var payload in payloads)
+{
+    await overloadStore.IngestAsync(new OtlpPayload(payload, OtlpPayloadFormat.Protobuf));
+}
+
+Collect();
+var overloadBaseline = ProcessMemory.ResidentBytes();
+var outcomes = new long[4];
+long acceptedSpans = 0, offeredBytes = 0, acceptedBytes = 0;
+long minRetryMs = long.MaxValue, maxRetryMs = 0;
+var gate = new object();
+var deadline = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+var clock = Stopwatch.StartNew();
+using (var overloadSampler = new ResidentMemorySampler())
+{
+    await Task.WhenAll(Enumerable.Range(0, producers).Select(p => Task.Run(async () =>
+    {
+        var i = p;
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            var body = payloads[i++ % payloads.Length];
+            Interlocked.Add(ref offeredBytes, body.Length);
+            var result = await overloadStore.IngestAsync(new OtlpPayload(body, OtlpPayloadFormat.Protobuf));
+            Interlocked.Increment(ref outcomes[(int)result.Outcome]);
+            if (result.Outcome == IngestOutcome.Accepted)
+            {
+                Interlocked.Add(ref acceptedSpans, result.AcceptedSpans);
+                Interlocked.Add(ref acceptedBytes, body.Length);
+            }
+            else if (result.Outcome == IngestOutcome.Overloaded)
+            {
+                lock (gate)
+                {
+                    minRetryMs = Math.Min(minRetryMs, (long)result.RetryAfter.TotalMilliseconds);
+                    maxRetryMs = Math.Max(maxRetryMs, (long)result.RetryAfter.TotalMilliseconds);
+                }
+
+                await Task.Delay(1);
+            }
+        }
+    })));
+    clock.Stop();
+    var overloadStats = overloadStore.GetStats();
+    await overloadStore.DisposeAsync();
+    Print(new
+    {
+        accepted = outcomes[(int)IngestOutcome.Accepted],
+        rejected = outcomes[(int)IngestOutcome.Rejected],
+        overloaded = outcomes[(int)IngestOutcome.Overloaded],
+        unavailable = outcomes[(int)IngestOutcome.Unavailable],
+        accepted_spans = acceptedSpans,
+        warmup_requests = payloads.Length,
+        warmup_spans = payloads.Length * spansPerRequest,
+        offered_mb_per_s = offeredBytes / clock.Elapsed.TotalSeconds / 1e6,
+        accepted_mb_per_s = acceptedBytes / clock.Elapsed.TotalSeconds / 1e6,
+        min_retry_after_ms = minRetryMs,
+        max_retry_after_ms = maxRetryMs,
+        budget_bytes = budget,
+        budget_peak_bytes = overloadStats.MemoryPeakBytes,
+        baseline_rss_bytes = overloadBaseline,
+        peak_rss_bytes = overloadSampler.PeakBytes,
+    });
+}
+
+return 0;
+
+static void Collect()
+{
+    GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    GC.WaitForPendingFinalizers();
+}
+
+static void Print(object summary)
+{
+    Console.Out.WriteLine(JsonSerializer.Serialize(summary));
+    Console.Out.Flush();
+}
