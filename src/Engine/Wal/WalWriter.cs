@@ -110,6 +110,42 @@ public sealed partial class WalWriter : IAsyncDisposable
         return pending.Completion.Task;
     }
 
+    /// <summary>
+    /// Deletes the segments whose every record has a sequence below <paramref name="lowestNeededSequence"/> (the lowest
+    /// WAL position the assembler still needs: everything before it is in committed segments). The segment being
+    /// written is never deleted. Returns the deleted segments' names. Recovery then starts at the oldest segment left.
+    /// </summary>
+    public IReadOnlyList<string> Checkpoint(long lowestNeededSequence)
+    {
+        var deleted = new List<string>();
+        lock (_segmentLock)
+        {
+            var segments = _storage.List()
+                .Select(name => WalFormat.TryParseSegmentName(name, out var first) ? (Name: name, First: first) : (Name: name, First: -1L))
+                .Where(s => s.First >= 0)
+                .OrderBy(s => s.First)
+                .ToList();
+            for (var i = 0; i + 1 < segments.Count; i++)
+            {
+                // Segment i holds sequences [First_i, First_{i+1}); the active segment is always the last.
+                if (segments[i + 1].First > lowestNeededSequence || segments[i].Name == _segment.Name)
+                {
+                    break;
+                }
+
+                _storage.Delete(segments[i].Name);
+                deleted.Add(segments[i].Name);
+            }
+
+            if (deleted.Count > 0)
+            {
+                _storage.SyncDirectory();
+            }
+        }
+
+        return deleted;
+    }
+
     /// <summary>Waits for queued appends and their fsyncs, fsyncs once more, and closes the segment.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -233,6 +233,37 @@ public sealed class WalWriterTests
     }
 
     [Fact]
+    public async Task Checkpoint_deletes_only_segments_wholly_below_the_needed_sequence_and_never_the_active_one()
+    {
+        using var folder = new TempDirectory();
+        var storage = new FileWalStorage(folder.Path);
+        var writer = WalWriter.Open(storage, new WalOptions { SegmentBytes = 1 << 20 }, nextSequence: 1);
+        for (var i = 1; i <= 60; i++)
+        {
+            await writer.AppendAsync(Entry(i, size: 64 * 1024));
+        }
+
+        var firsts = storage.List().Select(n => WalFormat.TryParseSegmentName(n, out var f) ? f : -1).Order().ToList();
+        Assert.True(firsts.Count >= 3, $"{firsts.Count} segments");
+
+        // A needed sequence inside the second segment frees the first only.
+        Assert.Equal([WalFormat.SegmentName(1)], writer.Checkpoint(firsts[1] + 1));
+        Assert.Empty(writer.Checkpoint(firsts[1] + 1));
+
+        // Everything sealed: all but the segment being written go.
+        var deleted = writer.Checkpoint(long.MaxValue);
+        Assert.Equal(firsts.Count - 2, deleted.Count);
+        Assert.Equal([WalFormat.SegmentName(firsts[^1])], storage.List());
+        Assert.Equal(61, await writer.AppendAsync(Entry(61)));
+        await writer.DisposeAsync();
+
+        var sequences = new List<long>();
+        var result = WalRecovery.Scan(storage, (s, _) => sequences.Add(s), repairTornTail: false);
+        Assert.Equal(Enumerable.Range((int)firsts[^1], 62 - (int)firsts[^1]).Select(i => (long)i), sequences);
+        Assert.Equal(62, result.NextSequence);
+    }
+
+    [Fact]
     public async Task Reopening_after_a_crash_right_after_rollover_continues_in_the_empty_segment()
     {
         // Found by the crash test: the process died after creating the next segment, before any record went in.
