@@ -1,30 +1,45 @@
-using System.Text;
+using System.Globalization;
+using TraceStore.Engine;
+using TraceStore.Engine.Ingest;
 using TraceStore.Engine.Wal;
+using TraceStore.OtlpOracle;
+using TraceStore.Protocol.Content;
 
-// Usage: TraceStore.CrashHarness <wal folder> <first id> <producers> <seed>
-// Recovers the WAL (repairing a torn tail, as opening the store does), then appends records whose payload is
-// "id:<n>" from several producers until killed, writing "ACK <n>" to stdout after each acknowledgement.
+// Usage: TraceStore.CrashHarness <data folder> <first id> <producers> <seed>
+// Opens the store (recovering and replaying its WAL, as any open does), then ingests OTLP requests from several
+// producers until killed. Request n carries SpansPerRequest spans named "req<n>-<k>"; after each acknowledgement
+// the harness writes "ACK <n>" to stdout.
+const int SpansPerRequest = 5;
 var folder = args[0];
-var nextId = long.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture);
-var producers = int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture);
-var random = new Random(int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
-var storage = new FileWalStorage(folder);
-var recovered = WalRecovery.Scan(storage, (_, _) => { }, repairTornTail: true);
-var writer = WalWriter.Open(storage, new WalOptions { SegmentBytes = 1 << 20 }, recovered.NextSequence);
+var nextId = long.Parse(args[1], CultureInfo.InvariantCulture);
+var producers = int.Parse(args[2], CultureInfo.InvariantCulture);
+var random = new Random(int.Parse(args[3], CultureInfo.InvariantCulture));
+var store = TraceStore.Engine.TraceStore.Open(new TraceStoreOptions
+{
+    DataDirectory = folder,
+    Wal = new WalOptions { SegmentBytes = 1 << 20 },
+    MemoryBudgetBytes = 256L << 20,
+    Decoder = TraceStore.Protocol.Otlp.OtlpDecoderOptions.Default with { MaxMessageBytes = 16L << 20 },
+});
 var output = Console.Out;
 var gate = new object();
-Console.Out.WriteLine($"READY {recovered.NextSequence}");
+Console.Out.WriteLine($"READY {store.GetStats().LastWalSequence}");
 Console.Out.Flush();
 
-await Task.WhenAll(Enumerable.Range(0, producers).Select(_ => Task.Run(async () =>
+await Task.WhenAll(Enumerable.Range(0, producers).Select(p => Task.Run(async () =>
 {
-    var size = random.Next(16, 4_000);
+    var valueBytes = random.Next(16, 2_000);
     while (true)
     {
         var id = Interlocked.Increment(ref nextId) - 1;
-        var payload = new byte[size];
-        Encoding.ASCII.GetBytes($"id:{id}:").CopyTo(payload, 0);
-        await writer.AppendAsync(new WalEntry("0", id, WalPayloadFormat.Protobuf, WalPayloadEncoding.Identity, payload));
+        var body = OtlpTestRequests.Protobuf(SpansPerRequest, valueBytes, seed: (int)(id % int.MaxValue), namePrefix: $"req{id}");
+        var result = await store.IngestAsync(new OtlpPayload(body, OtlpPayloadFormat.Protobuf));
+        if (result.Outcome != IngestOutcome.Accepted)
+        {
+            await Console.Error.WriteLineAsync($"request {id}: {result.Outcome}: {result.Message}");
+            continue;
+        }
+
         lock (gate)
         {
             output.WriteLine($"ACK {id}");

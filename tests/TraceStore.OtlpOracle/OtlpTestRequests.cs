@@ -8,8 +8,9 @@ namespace TraceStore.OtlpOracle;
 public static class OtlpTestRequests
 {
     /// <summary>A request of <paramref name="spans"/> spans, each with an attribute of about <paramref name="valueBytes"/>
-    /// bytes; the first <paramref name="badIds"/> spans have an all-zero span id (refused per span).</summary>
-    public static byte[] Protobuf(int spans, int valueBytes = 100, int badIds = 0, int seed = 1)
+    /// bytes; the first <paramref name="badIds"/> spans have an all-zero span id (refused per span). Span i is named
+    /// "<paramref name="namePrefix"/>-i".</summary>
+    public static byte[] Protobuf(int spans, int valueBytes = 100, int badIds = 0, int seed = 1, string namePrefix = "span")
     {
         var random = new Random(seed);
         var scope = new ScopeSpans();
@@ -19,7 +20,7 @@ public static class OtlpTestRequests
             {
                 TraceId = Id(random, 16),
                 SpanId = i < badIds ? ByteString.CopyFrom(new byte[8]) : Id(random, 8),
-                Name = $"span-{i}",
+                Name = $"{namePrefix}-{i}",
                 StartTimeUnixNano = 1_763_700_000_000_000_000UL + (ulong)i,
                 EndTimeUnixNano = 1_763_700_000_000_000_000UL + (ulong)i + 1000,
             };

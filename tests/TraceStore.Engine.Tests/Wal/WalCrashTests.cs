@@ -1,16 +1,20 @@
+using System.Buffers;
 using System.Diagnostics;
-using System.Text;
 using TraceStore.Engine.Wal;
+using TraceStore.Protocol.Content;
+using TraceStore.Protocol.Model;
+using TraceStore.Protocol.Otlp;
 using TraceStore.Testing;
 using Xunit.Abstractions;
 
 namespace TraceStore.Engine.Tests.Wal;
 
 /// <summary>
-/// Acknowledged means durable, checked with real crashes: a child process appends from 8 producers and prints
-/// each acknowledged id; the test kills it with SIGKILL at a random moment, recovers the log (as opening the store
-/// does) and checks that every acknowledged record is there exactly once, whole, in contiguous sequence. The next
-/// iteration appends to the same log, so recovery after repeated crashes is covered too. Seeded; bounded to
+/// Acknowledged means durable, checked with real crashes: a child process opens a store and ingests OTLP requests
+/// from 8 producers, printing each acknowledged request id; the test kills it with SIGKILL at a random moment,
+/// recovers the WAL as opening the store does, decodes every record, and checks that every span of every acknowledged
+/// request is there exactly once and that no request is half there (all of its spans or none). The next iteration
+/// reopens the same store, so recovery after repeated crashes is covered too. Seeded; bounded to
 /// <see cref="DefaultIterations"/> here. A longer soak: <c>TRACESTORE_CRASH_ITERATIONS=500 dotnet test
 /// tests/TraceStore.Engine.Tests --filter WalCrashTests</c>.
 /// </summary>
@@ -18,19 +22,20 @@ namespace TraceStore.Engine.Tests.Wal;
 public sealed class WalCrashTests(ITestOutputHelper output)
 {
     private const int DefaultIterations = 12;
+    private const int SpansPerRequest = 5;
 
-    /// <summary>Crashes per log before starting a fresh one, so a long soak does not rescan an ever-growing log.</summary>
+    /// <summary>Crashes per store before starting a fresh one, so a long soak does not rescan an ever-growing log.</summary>
     private const int CrashesPerLog = 10;
     private const int Seed = 20261121;
 
     [Fact]
-    public async Task Every_acknowledged_record_survives_sigkill_exactly_once()
+    public async Task Every_acknowledged_span_survives_sigkill_exactly_once_and_no_request_is_half_visible()
     {
         var iterations = int.TryParse(Environment.GetEnvironmentVariable("TRACESTORE_CRASH_ITERATIONS"), out var n) ? n : DefaultIterations;
         var random = new Random(Seed);
         var folder = new TempDirectory("wal-crash");
         var acked = new HashSet<long>();
-        long ackedTotal = 0, recoveredRecords = 0;
+        long ackedTotal = 0, spansChecked = 0;
         for (var iteration = 0; iteration < iterations; iteration++)
         {
             if (iteration > 0 && iteration % CrashesPerLog == 0)
@@ -46,25 +51,44 @@ public sealed class WalCrashTests(ITestOutputHelper output)
             acked.UnionWith(ackedNow);
             ackedTotal += ackedNow.Count;
 
-            var ids = new List<long>();
-            var result = WalRecovery.Scan(new FileWalStorage(folder.Path), (_, entry) => ids.Add(IdOf(entry)), repairTornTail: true);
-            var duplicates = ids.GroupBy(i => i).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
-            var lost = acked.Except(ids).ToList();
-            Assert.True(duplicates.Count == 0, $"iteration {iteration}: ids logged twice: {string.Join(", ", duplicates.Take(5))}");
-            Assert.True(lost.Count == 0, $"iteration {iteration}: {lost.Count} acknowledged ids missing after recovery, e.g. {string.Join(", ", lost.Take(5))}");
-            recoveredRecords = result.Records;
-            output.WriteLine($"iteration {iteration}: killed after {lifetime.TotalMilliseconds:F0} ms; {ackedNow.Count} acks; log holds {result.Records} records; torn tail: {result.TornTail?.Reason ?? "none"}");
+            var (spansPerRequest, records, torn) = RecoverSpans(Path.Combine(folder.Path, "wal"));
+            var duplicated = spansPerRequest.Where(r => r.Value.Count != r.Value.Distinct().Count()).Select(r => r.Key).ToList();
+            var partial = spansPerRequest.Where(r => r.Value.Distinct().Count() != SpansPerRequest).Select(r => r.Key).ToList();
+            var lost = acked.Where(id => !spansPerRequest.ContainsKey(id)).ToList();
+            Assert.True(duplicated.Count == 0, $"iteration {iteration}: spans stored twice in requests {string.Join(", ", duplicated.Take(5))}");
+            Assert.True(partial.Count == 0, $"iteration {iteration}: requests half visible: {string.Join(", ", partial.Take(5))}");
+            Assert.True(lost.Count == 0, $"iteration {iteration}: {lost.Count} acknowledged requests missing after recovery, e.g. {string.Join(", ", lost.Take(5))}");
+            spansChecked += acked.Count * SpansPerRequest;
+            output.WriteLine($"iteration {iteration}: killed after {lifetime.TotalMilliseconds:F0} ms; {ackedNow.Count} acks; log holds {records} records; torn tail: {torn ?? "none"}");
         }
 
         folder.Dispose();
-        output.WriteLine($"{iterations} crashes, {ackedTotal} acknowledged records checked, 0 lost, {recoveredRecords} records in the last log");
+        output.WriteLine($"{iterations} crashes, {ackedTotal} acknowledged requests ({ackedTotal * SpansPerRequest} spans) checked, 0 lost, 0 duplicated, 0 half visible");
         Assert.True(ackedTotal > iterations, "the child acknowledged almost nothing: the test checked nothing");
+        Assert.True(spansChecked > 0);
     }
 
-    private static long IdOf(WalEntry entry)
+    /// <summary>Recovers the WAL (cutting a torn tail, as opening the store does) and decodes every record: span names
+    /// by request id.</summary>
+    private static (Dictionary<long, List<string>> SpansPerRequest, long Records, string? TornTail) RecoverSpans(string walFolder)
     {
-        var text = Encoding.ASCII.GetString(entry.Payload.Span[..Math.Min(24, entry.Payload.Length)]);
-        return long.Parse(text.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
+        var spans = new Dictionary<long, List<string>>();
+        var batch = new SpanBatch();
+        using var decoder = new OtlpRequestDecoder();
+        var result = WalRecovery.Scan(
+            new FileWalStorage(walFolder),
+            (_, entry) =>
+            {
+                decoder.Decode(new ReadOnlySequence<byte>(entry.Payload), OtlpPayloadFormat.Protobuf, OtlpContentEncoding.Identity, batch);
+                foreach (ref readonly var span in batch.Spans.AsSpan())
+                {
+                    var name = batch.GetString(span.Name);
+                    var id = long.Parse(name.AsSpan(3, name.IndexOf('-', StringComparison.Ordinal) - 3), System.Globalization.CultureInfo.InvariantCulture);
+                    (spans.TryGetValue(id, out var names) ? names : spans[id] = []).Add(name);
+                }
+            },
+            repairTornTail: true);
+        return (spans, result.Records, result.TornTail?.Reason);
     }
 
     private static async Task<List<long>> RunUntilKilled(string folder, long firstId, int seed, TimeSpan lifetime)
