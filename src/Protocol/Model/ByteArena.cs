@@ -12,6 +12,9 @@ public sealed class ByteArena
 
     public int Length { get; private set; }
 
+    /// <summary>Bytes allocated (at least <see cref="Length"/>): what the arena costs in memory.</summary>
+    public int Capacity => _bytes.Length;
+
     public ArenaSlice Append(ReadOnlySpan<byte> bytes)
     {
         if (bytes.IsEmpty)

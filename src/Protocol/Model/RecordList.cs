@@ -16,6 +16,9 @@ public sealed class RecordList<T>
 
     public int Count { get; private set; }
 
+    /// <summary>Records allocated (at least <see cref="Count"/>).</summary>
+    public int Capacity => _items.Length;
+
     public ref T this[int index]
     {
         get

@@ -1,0 +1,118 @@
+using System.Text;
+using System.Text.Json;
+using TraceStore.Protocol.GenAi;
+using TraceStore.Protocol.Model;
+
+namespace TraceStore.Engine.Assembly;
+
+/// <summary>
+/// Copies spans out of a decoded (pooled, soon reused) <see cref="SpanBatch"/> into the trace buffers that keep them:
+/// ids, times, status, name, MLflow's GenAI facts (<see cref="GenAiConventions.Describe"/>), attributes in MLflow's
+/// stored JSON form, events, and the resource's <c>service.name</c>. Links, trace state, flags and dropped counts are
+/// not kept, as MLflow does not keep them.
+/// </summary>
+public static class SpanCopier
+{
+    private static readonly byte[] ServiceNameKey = "service.name"u8.ToArray();
+
+    /// <summary>Appends <paramref name="span"/> to <paramref name="buffer"/> unless a span with its id is there already
+    /// (a client's retry): returns false then, and the buffer is unchanged.</summary>
+    public static bool Copy(SpanBatch batch, in SpanRecord span, TraceBuffer buffer, long walSequence, long nowTicks)
+    {
+        if (buffer.Contains(span.SpanId))
+        {
+            buffer.DuplicateSpans++;
+            return false;
+        }
+
+        var arena = buffer.Arena;
+        var genAi = GenAiConventions.Describe(batch, span);
+        var attributesStart = buffer.Attributes.Count;
+        int inputsAt = -1, outputsAt = -1, modelAt = -1, providerAt = -1, sessionAt = -1, userAt = -1;
+        for (var i = span.Attributes.Start; i < span.Attributes.End; i++)
+        {
+            ref readonly var attribute = ref batch.KeyValues[i];
+            buffer.Attributes.Add() = new StoredKeyValue(arena.Append(batch.Bytes(attribute.Key)), MlflowStoredJson.Write(arena, batch, attribute.Value));
+            var at = buffer.Attributes.Count - 1;
+            inputsAt = i == genAi.InputsAttribute ? at : inputsAt;
+            outputsAt = i == genAi.OutputsAttribute ? at : outputsAt;
+            modelAt = i == genAi.ModelAttribute ? at : modelAt;
+            providerAt = i == genAi.ProviderAttribute ? at : providerAt;
+            sessionAt = i == genAi.SessionAttribute ? at : sessionAt;
+            userAt = i == genAi.UserAttribute ? at : userAt;
+        }
+
+        var eventsStart = buffer.Events.Count;
+        foreach (ref readonly var spanEvent in batch.Events.Slice(span.Events))
+        {
+            buffer.Events.Add() = new StoredEvent(arena.Append(batch.Bytes(spanEvent.Name)), spanEvent.TimeUnixNano, WriteEventAttributes(arena, batch, spanEvent.Attributes));
+        }
+
+        ref var stored = ref buffer.Spans.Add();
+        stored = new StoredSpan
+        {
+            SpanId = span.SpanId,
+            ParentSpanId = span.ParentSpanId,
+            Name = arena.Append(batch.Bytes(span.Name)),
+            Kind = span.Kind,
+            StartTimeUnixNano = span.StartTimeUnixNano,
+            EndTimeUnixNano = span.EndTimeUnixNano,
+            StatusCode = span.StatusCode,
+            StatusMessage = arena.Append(batch.Bytes(span.StatusMessage)),
+            SpanType = arena.Append(Encoding.UTF8.GetBytes(genAi.SpanType)),
+            Inputs = ValueOf(buffer, inputsAt),
+            Outputs = ValueOf(buffer, outputsAt),
+            Usage = genAi.Usage,
+            Model = TextOf(buffer, batch, genAi.ModelAttribute),
+            Provider = TextOf(buffer, batch, genAi.ProviderAttribute),
+            SessionId = TextOf(buffer, batch, genAi.SessionAttribute),
+            UserId = TextOf(buffer, batch, genAi.UserAttribute),
+            ServiceName = ServiceName(batch, span, arena),
+            Attributes = new RecordRange(attributesStart, buffer.Attributes.Count - attributesStart),
+            Events = new RecordRange(eventsStart, buffer.Events.Count - eventsStart),
+            WalSequence = walSequence,
+        };
+        buffer.IndexLastSpan(nowTicks);
+        return true;
+    }
+
+    private static ArenaSlice ValueOf(TraceBuffer buffer, int attributeAt) => attributeAt < 0 ? default : buffer.Attributes[attributeAt].Value;
+
+    /// <summary>Model, provider, session and user as plain text (a JSON-encoded string unwrapped), copied into the arena.</summary>
+    private static ArenaSlice TextOf(TraceBuffer buffer, SpanBatch batch, int attribute) =>
+        GenAiSpan.Text(batch, attribute) is { Length: > 0 } text ? buffer.Arena.Append(Encoding.UTF8.GetBytes(text)) : default;
+
+    private static ArenaSlice ServiceName(SpanBatch batch, in SpanRecord span, ByteArena arena)
+    {
+        var resource = batch.Resources[batch.Scopes[span.ScopeIndex].ResourceIndex];
+        foreach (ref readonly var attribute in batch.KeyValues.Slice(resource.Attributes))
+        {
+            if (attribute.Value.Kind == AnyValueKind.String && batch.Bytes(attribute.Key).SequenceEqual(ServiceNameKey))
+            {
+                return arena.Append(batch.Bytes(attribute.Value.Bytes));
+            }
+        }
+
+        return default;
+    }
+
+    /// <summary>Event attributes as one JSON object of raw (not JSON-encoded) values, as MLflow keeps them.</summary>
+    private static ArenaSlice WriteEventAttributes(ByteArena arena, SpanBatch batch, RecordRange attributes)
+    {
+        if (attributes.Count == 0)
+        {
+            return default;
+        }
+
+        var json = new StringBuilder("{");
+        var first = true;
+        foreach (ref readonly var attribute in batch.KeyValues.Slice(attributes))
+        {
+            json.Append(first ? "" : ", ");
+            first = false;
+            json.Append(JsonSerializer.Serialize(batch.GetString(attribute.Key))).Append(": ").Append(MlflowAttributeJson.Encode(batch, attribute.Value));
+        }
+
+        return arena.Append(Encoding.UTF8.GetBytes(json.Append('}').ToString()));
+    }
+}

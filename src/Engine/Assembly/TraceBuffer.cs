@@ -1,0 +1,76 @@
+using System.Runtime.CompilerServices;
+using TraceStore.Protocol.Model;
+
+namespace TraceStore.Engine.Assembly;
+
+/// <summary>
+/// Every span of one trace received so far, deduplicated by span id, in one UTF-8 arena and three record lists: one
+/// allocation per trace and per growth, none per span or string. Not thread-safe: the assembler owns it.
+/// </summary>
+public sealed class TraceBuffer
+{
+    private readonly Dictionary<SpanId, int> _spanIndex = [];
+
+    public TraceBuffer(TraceKey key, long nowTicks)
+    {
+        Key = key;
+        FirstSeenTicks = nowTicks;
+        LastSpanTicks = nowTicks;
+    }
+
+    public TraceKey Key { get; }
+
+    public ByteArena Arena { get; } = new(1024);
+
+    public RecordList<StoredSpan> Spans { get; } = new(8);
+
+    public RecordList<StoredKeyValue> Attributes { get; } = new(32);
+
+    public RecordList<StoredEvent> Events { get; } = new(4);
+
+    /// <summary>When the first span arrived, and when the last new one did (<see cref="System.Diagnostics.Stopwatch"/> ticks).</summary>
+    public long FirstSeenTicks { get; }
+
+    public long LastSpanTicks { get; internal set; }
+
+    /// <summary>Lowest WAL sequence any span of this buffer came from (long.MaxValue while empty).</summary>
+    public long LowestWalSequence { get; internal set; } = long.MaxValue;
+
+    /// <summary>Spans received again (same span id, as OTLP clients resend after a timeout), kept once.</summary>
+    public int DuplicateSpans { get; internal set; }
+
+    /// <summary>Index of the root span in <see cref="Spans"/>, or -1 until it arrives.</summary>
+    public int RootIndex { get; private set; } = -1;
+
+    public bool RootEnded => RootIndex >= 0 && Spans[RootIndex].HasEnded;
+
+    /// <summary>Bytes this buffer holds in memory, for the memory budget: arena and list capacities plus the index.</summary>
+    public long FootprintBytes =>
+        Arena.Capacity
+        + ((long)Spans.Capacity * Unsafe.SizeOf<StoredSpan>())
+        + ((long)Attributes.Capacity * Unsafe.SizeOf<StoredKeyValue>())
+        + ((long)Events.Capacity * Unsafe.SizeOf<StoredEvent>())
+        + (_spanIndex.Count * 24L)
+        + 256;
+
+    public ReadOnlySpan<byte> Bytes(ArenaSlice slice) => Arena[slice];
+
+    public string GetString(ArenaSlice slice) => slice.IsEmpty ? "" : System.Text.Encoding.UTF8.GetString(Arena[slice]);
+
+    public bool Contains(SpanId spanId) => _spanIndex.ContainsKey(spanId);
+
+    /// <summary>Records a span appended at the end of <see cref="Spans"/> by the copier.</summary>
+    internal void IndexLastSpan(long nowTicks)
+    {
+        var index = Spans.Count - 1;
+        ref readonly var span = ref Spans[index];
+        _spanIndex.Add(span.SpanId, index);
+        if (span.IsRoot && RootIndex < 0)
+        {
+            RootIndex = index;
+        }
+
+        LowestWalSequence = Math.Min(LowestWalSequence, span.WalSequence);
+        LastSpanTicks = nowTicks;
+    }
+}
