@@ -1,4 +1,3 @@
-using System.Reflection;
 using TraceStore.Testing;
 
 namespace TraceStore.Engine.Tests;
@@ -7,5 +6,5 @@ public sealed class LayeringTests
 {
     [Fact]
     public void Engine_references_only_protocol_and_duckdb() =>
-        LayeringAssert.ReferencesOnly("Engine", Assembly.Load("TraceStore.Engine"), "TraceStore.Protocol", "TraceStore.DuckDb");
+        LayeringAssert.ReferencesOnly("Engine", System.Reflection.Assembly.Load("TraceStore.Engine"), "TraceStore.Protocol", "TraceStore.DuckDb");
 }

@@ -107,6 +107,18 @@ public sealed class MemoryBudget
         }
     }
 
+    /// <summary>
+    /// Counts bytes that cannot be refused because they hold data already accepted (the assembler's copy of spans that
+    /// are in the WAL). This may take <see cref="UsedBytes"/> past the limit; new requests are then refused until
+    /// sealing frees memory.
+    /// </summary>
+    public void ForceReserve(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        var after = Interlocked.Add(ref _used, bytes);
+        OnReserved(after - bytes, after);
+    }
+
     public void Release(long bytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);

@@ -39,6 +39,10 @@ public sealed class TraceBuffer
     /// <summary>Spans received again (same span id, as OTLP clients resend after a timeout), kept once.</summary>
     public int DuplicateSpans { get; internal set; }
 
+    /// <summary>Bytes of this buffer counted in the memory budget so far (the assembler keeps it in step with
+    /// <see cref="FootprintBytes"/>; the sealer releases it once the trace is committed).</summary>
+    public long AccountedBytes { get; internal set; }
+
     /// <summary>Index of the root span in <see cref="Spans"/>, or -1 until it arrives.</summary>
     public int RootIndex { get; private set; } = -1;
 

@@ -1,0 +1,243 @@
+using TraceStore.Engine.Admission;
+using TraceStore.Protocol.Model;
+
+namespace TraceStore.Engine.Assembly;
+
+/// <summary>
+/// Groups spans into per-trace buffers keyed by (experiment, trace id), fed by ingest after the WAL acknowledged a
+/// request and by WAL replay at open, and hands traces to the sealer by the completion policy of
+/// <see cref="AssemblerOptions"/>. Memory: every buffer's footprint is counted in the memory budget (forced: the spans
+/// are already durable, so they cannot be refused); it stays counted after a trace leaves the assembler until the
+/// sealer calls <see cref="Release"/>.
+/// <para>Thread-safe: traces are spread over lock-striped shards, so concurrent requests rarely contend.</para>
+/// </summary>
+public sealed class SpanAssembler
+{
+    private const int ShardCount = 16;
+    private readonly Shard[] _shards;
+    private readonly AssemblerOptions _options;
+    private readonly MemoryBudget _budget;
+    private readonly TimeProvider _time;
+    private readonly long _idleTicks;
+    private readonly long _maxAgeTicks;
+
+    public SpanAssembler(AssemblerOptions options, MemoryBudget budget, TimeProvider? time = null)
+    {
+        _options = options.Validate();
+        _budget = budget;
+        _time = time ?? TimeProvider.System;
+        _idleTicks = (long)(options.IdleAfterRootEnd.TotalSeconds * _time.TimestampFrequency);
+        _maxAgeTicks = (long)(options.MaxTraceAge.TotalSeconds * _time.TimestampFrequency);
+        _shards = [.. Enumerable.Range(0, ShardCount).Select(_ => new Shard())];
+    }
+
+    /// <summary>Traces open now (buffers not yet handed to the sealer).</summary>
+    public int OpenTraces => _shards.Sum(s => s.CountUnderLock());
+
+    /// <summary>
+    /// Copies every span of <paramref name="batch"/> into its trace's buffer. Returns how many spans were new and how
+    /// many were already held (a client's retry, kept once).
+    /// </summary>
+    public (int Added, int Duplicates) Add(SpanBatch batch, string experimentId, long walSequence)
+    {
+        int added = 0, duplicates = 0;
+        var now = _time.GetTimestamp();
+        foreach (ref readonly var span in batch.Spans.AsSpan())
+        {
+            var key = new TraceKey(experimentId, span.TraceId);
+            var shard = ShardOf(key);
+            long grown;
+            lock (shard.Gate)
+            {
+                if (!shard.Open.TryGetValue(key, out var buffer))
+                {
+                    buffer = new TraceBuffer(key, now);
+                    shard.Open.Add(key, buffer);
+                }
+
+                if (SpanCopier.Copy(batch, span, buffer, walSequence, now))
+                {
+                    added++;
+                }
+                else
+                {
+                    duplicates++;
+                }
+
+                grown = buffer.FootprintBytes - buffer.AccountedBytes;
+                buffer.AccountedBytes += grown;
+                if (buffer.Spans.Count >= _options.MaxSpansPerPart || buffer.FootprintBytes >= _options.MaxBytesPerPart)
+                {
+                    shard.Open.Remove(key);
+                    shard.Due.Add(new SealedTrace(buffer, SealReason.PartFull));
+                }
+            }
+
+            if (grown > 0)
+            {
+                _budget.ForceReserve(grown);
+            }
+        }
+
+        return (added, duplicates);
+    }
+
+    /// <summary>Removes and returns the traces due now: parts that filled up, complete traces (root ended, quiet for
+    /// the idle period) and traces past the maximum age.</summary>
+    public List<SealedTrace> TakeDue()
+    {
+        var now = _time.GetTimestamp();
+        var due = new List<SealedTrace>();
+        foreach (var shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                due.AddRange(shard.Due);
+                shard.Due.Clear();
+                var dueHere = due.Count;
+                foreach (var buffer in shard.Open.Values)
+                {
+                    var reason = buffer.RootEnded && now - buffer.LastSpanTicks >= _idleTicks ? SealReason.Complete
+                        : now - buffer.FirstSeenTicks >= _maxAgeTicks ? SealReason.MaxAge
+                        : (SealReason?)null;
+                    if (reason is { } why)
+                    {
+                        due.Add(new SealedTrace(buffer, why));
+                    }
+                }
+
+                for (var i = dueHere; i < due.Count; i++)
+                {
+                    shard.Open.Remove(due[i].Buffer.Key);
+                }
+            }
+        }
+
+        return due;
+    }
+
+    /// <summary>Memory pressure: removes the oldest open traces (by first span) until their counted bytes reach
+    /// <paramref name="bytesToFree"/>, or nothing is left.</summary>
+    public List<SealedTrace> TakeOldest(long bytesToFree)
+    {
+        var candidates = new List<TraceBuffer>();
+        foreach (var shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                candidates.AddRange(shard.Open.Values);
+            }
+        }
+
+        candidates.Sort((a, b) => a.FirstSeenTicks.CompareTo(b.FirstSeenTicks));
+        var taken = new List<SealedTrace>();
+        long freed = 0;
+        foreach (var buffer in candidates)
+        {
+            if (freed >= bytesToFree)
+            {
+                break;
+            }
+
+            var shard = ShardOf(buffer.Key);
+            lock (shard.Gate)
+            {
+                // It may have been sealed or replaced meanwhile; take it only if it is still the open buffer.
+                if (shard.Open.TryGetValue(buffer.Key, out var current) && ReferenceEquals(current, buffer))
+                {
+                    shard.Open.Remove(buffer.Key);
+                    taken.Add(new SealedTrace(buffer, SealReason.MemoryPressure));
+                    freed += buffer.AccountedBytes;
+                }
+            }
+        }
+
+        return taken;
+    }
+
+    /// <summary>Removes and returns every open trace and every filled part (shutdown, <c>tracestore seal</c>).</summary>
+    public List<SealedTrace> TakeAll()
+    {
+        var all = new List<SealedTrace>();
+        foreach (var shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                all.AddRange(shard.Due);
+                shard.Due.Clear();
+                all.AddRange(shard.Open.Values.Select(b => new SealedTrace(b, SealReason.Flush)));
+                shard.Open.Clear();
+            }
+        }
+
+        return all;
+    }
+
+    /// <summary>Gives a sealed trace's memory back to the budget once the sealer has committed it.</summary>
+    public void Release(SealedTrace sealedTrace)
+    {
+        _budget.Release(sealedTrace.Buffer.AccountedBytes);
+        sealedTrace.Buffer.AccountedBytes = 0;
+    }
+
+    /// <summary>Lowest WAL sequence an open trace or a filled part not yet taken still holds; long.MaxValue when none.
+    /// Traces already taken are the sealer's to account for until it commits them.</summary>
+    public long LowestWalSequence()
+    {
+        var lowest = long.MaxValue;
+        foreach (var shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                foreach (var buffer in shard.Open.Values)
+                {
+                    lowest = Math.Min(lowest, buffer.LowestWalSequence);
+                }
+
+                foreach (var part in shard.Due)
+                {
+                    lowest = Math.Min(lowest, part.Buffer.LowestWalSequence);
+                }
+            }
+        }
+
+        return lowest;
+    }
+
+    /// <summary>Runs <paramref name="read"/> on the open buffer of <paramref name="key"/> under its shard's lock (the
+    /// buffer must not escape the call). False when the trace is not open.</summary>
+    public bool TryRead<T>(TraceKey key, Func<TraceBuffer, T> read, out T result)
+    {
+        var shard = ShardOf(key);
+        lock (shard.Gate)
+        {
+            if (shard.Open.TryGetValue(key, out var buffer))
+            {
+                result = read(buffer);
+                return true;
+            }
+        }
+
+        result = default!;
+        return false;
+    }
+
+    private Shard ShardOf(TraceKey key) => _shards[(int)(key.TraceId.Low % ShardCount)];
+
+    private sealed class Shard
+    {
+        public object Gate { get; } = new();
+
+        public Dictionary<TraceKey, TraceBuffer> Open { get; } = [];
+
+        public List<SealedTrace> Due { get; } = [];
+
+        public int CountUnderLock()
+        {
+            lock (Gate)
+            {
+                return Open.Count;
+            }
+        }
+    }
+}
