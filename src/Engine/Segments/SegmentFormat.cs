@@ -1,0 +1,65 @@
+using TraceStore.DuckDb;
+
+namespace TraceStore.Engine.Segments;
+
+/// <summary>
+/// The sealed segment layout, version 1 (docs/segments.md gives the reasons; ../shared/reading/segment-layout.md the
+/// measurements behind them). A segment is a folder <c>seg-&lt;seal sequence, 20 digits&gt;</c> of zstd Parquet files,
+/// each carrying the key-value metadata <c>tracestore.segment.format = 1</c>:
+/// <list type="bullet">
+/// <item><c>spans.parquet</c>: one row per span without its payload, sorted by (trace_id, start_time_ns), so get-trace
+/// reads one row group and span filters never touch prompts and completions.</item>
+/// <item><c>payloads.parquet</c>: (trace_id, span_id, inputs, outputs and the attribute keys they came from), the
+/// bulk of the bytes, same order, small row groups: only get-trace and full-text search read it.</item>
+/// <item><c>attrs.parquet</c>: (key, value, trace_id, span_id) for every span attribute except payloads, sorted by
+/// (key, value, trace_id): any attribute is found by row-group pruning without declaring it.</item>
+/// </list>
+/// Ids are text: trace ids as MLflow's <c>tr-&lt;32 hex&gt;</c>, span ids as 16 lowercase hex.
+/// </summary>
+public static class SegmentFormat
+{
+    public const int Version = 1;
+    public const string VersionKey = "tracestore.segment.format";
+    public const string SpansFile = "spans.parquet";
+    public const string PayloadsFile = "payloads.parquet";
+    public const string AttrsFile = "attrs.parquet";
+
+    /// <summary>Row groups of the payload file are small so get-trace reads little beyond its own trace.</summary>
+    public const int PayloadRowGroupRows = 8_192;
+
+    public static string FolderName(long sealSequence) => $"seg-{sealSequence:D20}";
+
+    public static bool TryParseFolderName(string name, out long sealSequence)
+    {
+        sealSequence = 0;
+        return name.Length == 24 && name.StartsWith("seg-", StringComparison.Ordinal)
+            && long.TryParse(name.AsSpan(4), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out sealSequence);
+    }
+
+    /// <summary>Staging tables, filled by the appender for one seal and copied out sorted.</summary>
+    internal const string StagingDdl = """
+        CREATE TABLE spans (
+            experiment_id VARCHAR NOT NULL, trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, parent_span_id VARCHAR,
+            name VARCHAR NOT NULL, span_type VARCHAR NOT NULL, kind TINYINT NOT NULL,
+            start_time_ns BIGINT NOT NULL, end_time_ns BIGINT, status VARCHAR NOT NULL, status_message VARCHAR,
+            model VARCHAR, provider VARCHAR, input_tokens BIGINT, output_tokens BIGINT, total_tokens BIGINT,
+            service_name VARCHAR, attributes MAP(VARCHAR, VARCHAR),
+            events STRUCT(name VARCHAR, time_ns BIGINT, attributes VARCHAR)[]);
+        CREATE TABLE payloads (
+            trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, start_time_ns BIGINT NOT NULL,
+            inputs_key VARCHAR, inputs VARCHAR, outputs_key VARCHAR, outputs VARCHAR);
+        CREATE TABLE attrs (key VARCHAR NOT NULL, value VARCHAR NOT NULL, trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL);
+        """;
+
+    internal static string CopySpans(string path) =>
+        $"COPY (SELECT * FROM spans ORDER BY trace_id, start_time_ns, span_id) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows: null)}";
+
+    internal static string CopyPayloads(string path) =>
+        $"COPY (SELECT * EXCLUDE (start_time_ns) FROM payloads ORDER BY trace_id, start_time_ns, span_id) TO {DuckDbSql.Literal(path)} {Options(PayloadRowGroupRows)}";
+
+    internal static string CopyAttrs(string path) =>
+        $"COPY (SELECT * FROM attrs ORDER BY key, value, trace_id, span_id) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows: null)}";
+
+    private static string Options(int? rowGroupRows) =>
+        $"(FORMAT parquet, COMPRESSION zstd{(rowGroupRows is { } rows ? $", ROW_GROUP_SIZE {rows}" : "")}, KV_METADATA {{'{VersionKey}': '{Version}'}})";
+}

@@ -1,0 +1,131 @@
+using TraceStore.DuckDb;
+using TraceStore.Engine.Assembly;
+
+namespace TraceStore.Engine.Segments;
+
+/// <summary>What one sealed segment holds: the zone map the catalog keeps so reads can skip it.</summary>
+public sealed record SegmentInfo(
+    long SealSequence,
+    string Folder,
+    int FormatVersion,
+    IReadOnlyList<string> Experiments,
+    long Traces,
+    long Spans,
+    string MinTraceId,
+    string MaxTraceId,
+    long MinStartTimeNs,
+    long MaxStartTimeNs,
+    long Bytes);
+
+/// <summary>
+/// Writes sealed traces as one segment (<see cref="SegmentFormat"/>): rows are appended to staging tables in an
+/// in-memory DuckDB, copied out sorted as zstd Parquet into <c>seg-N.tmp/</c>, every file is fsynced, and the folder is
+/// renamed to <c>seg-N/</c>. A crash before the rename leaves a <c>.tmp</c> folder that the next open deletes (its traces
+/// are still in the WAL); after the rename the segment is whole. Committing it to the catalog is the caller's next step.
+/// Not thread-safe: one sealer owns it.
+/// </summary>
+public sealed class SegmentWriter : IDisposable
+{
+    private readonly string _folder;
+    private readonly DuckDbDatabase _database;
+    private readonly DuckDbConnection _connection;
+
+    public SegmentWriter(string segmentsFolder, int threads = 1)
+    {
+        _folder = Path.GetFullPath(segmentsFolder);
+        Directory.CreateDirectory(_folder);
+        _database = DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions { Threads = threads });
+        _connection = _database.Connect();
+        _connection.Execute(SegmentFormat.StagingDdl);
+    }
+
+    /// <summary>Deletes <c>.tmp</c> folders a crash left mid-write; their traces are replayed from the WAL.</summary>
+    public static IReadOnlyList<string> RemoveUnfinished(string segmentsFolder)
+    {
+        if (!Directory.Exists(segmentsFolder))
+        {
+            return [];
+        }
+
+        var removed = Directory.GetDirectories(segmentsFolder, "seg-*.tmp");
+        foreach (var folder in removed)
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+
+        return removed;
+    }
+
+    public SegmentInfo Write(long sealSequence, IReadOnlyList<TraceBuffer> traces)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(traces.Count, nameof(traces));
+        _connection.Execute("DELETE FROM spans; DELETE FROM payloads; DELETE FROM attrs;");
+        long spans;
+        using (var rows = new SpanRowWriter(_connection))
+        {
+            foreach (var trace in traces)
+            {
+                rows.Append(trace);
+            }
+
+            rows.Close();
+            spans = rows.Spans;
+        }
+
+        var final = Path.Combine(_folder, SegmentFormat.FolderName(sealSequence));
+        var temporary = final + ".tmp";
+        if (Directory.Exists(temporary))
+        {
+            Directory.Delete(temporary, recursive: true);
+        }
+
+        Directory.CreateDirectory(temporary);
+        _connection.Execute(SegmentFormat.CopySpans(Path.Combine(temporary, SegmentFormat.SpansFile)));
+        _connection.Execute(SegmentFormat.CopyPayloads(Path.Combine(temporary, SegmentFormat.PayloadsFile)));
+        _connection.Execute(SegmentFormat.CopyAttrs(Path.Combine(temporary, SegmentFormat.AttrsFile)));
+        long bytes = 0;
+        foreach (var file in Directory.GetFiles(temporary))
+        {
+            bytes += SyncFile(file);
+        }
+
+        Directory.Move(temporary, final);
+        return Describe(sealSequence, final, traces, spans, bytes);
+    }
+
+    public void Dispose()
+    {
+        _connection.Dispose();
+        _database.Dispose();
+    }
+
+    private static long SyncFile(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        file.Flush(flushToDisk: true);
+        return file.Length;
+    }
+
+    private static SegmentInfo Describe(long sealSequence, string folder, IReadOnlyList<TraceBuffer> traces, long spans, long bytes)
+    {
+        Span<byte> id = stackalloc byte[35];
+        string? minId = null, maxId = null;
+        long minStart = long.MaxValue, maxStart = long.MinValue;
+        var experiments = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var trace in traces)
+        {
+            experiments.Add(trace.Key.ExperimentId);
+            SpanRowWriter.FormatTraceId(trace.Key.TraceId, id);
+            var text = System.Text.Encoding.ASCII.GetString(id);
+            minId = minId is null || string.CompareOrdinal(text, minId) < 0 ? text : minId;
+            maxId = maxId is null || string.CompareOrdinal(text, maxId) > 0 ? text : maxId;
+            foreach (ref readonly var span in trace.Spans.AsSpan())
+            {
+                minStart = Math.Min(minStart, (long)span.StartTimeUnixNano);
+                maxStart = Math.Max(maxStart, (long)span.StartTimeUnixNano);
+            }
+        }
+
+        return new SegmentInfo(sealSequence, folder, SegmentFormat.Version, [.. experiments], traces.Count, spans, minId!, maxId!, minStart, maxStart, bytes);
+    }
+}

@@ -1,0 +1,107 @@
+using System.Buffers;
+using TraceStore.DuckDb;
+using TraceStore.Engine.Admission;
+using TraceStore.Engine.Assembly;
+using TraceStore.Engine.Segments;
+using TraceStore.Engine.Tests.Assembly;
+using TraceStore.Protocol.Content;
+using TraceStore.Protocol.Model;
+using TraceStore.Protocol.Otlp;
+using TraceStore.Testing;
+
+namespace TraceStore.Engine.Tests.Segments;
+
+public sealed class SegmentWriterTests : IDisposable
+{
+    private readonly TempDirectory _folder = new("segments");
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public void Captured_payloads_become_a_segment_whose_files_hold_every_span_once_sorted_and_versioned()
+    {
+        var assembler = new SpanAssembler(new AssemblerOptions(), new MemoryBudget(256L << 20));
+        var expectedSpans = 0;
+        foreach (var file in TestPayloads.All.Where(f => f.SpanCount > 0))
+        {
+            var batch = new SpanBatch();
+            using var decoder = new OtlpRequestDecoder();
+            decoder.Decode(new ReadOnlySequence<byte>(file.RawBytes), file.Format == "json" ? OtlpPayloadFormat.Json : OtlpPayloadFormat.Protobuf, OtlpContentHeaders.ParseEncoding(file.ContentEncoding), batch);
+            expectedSpans += assembler.Add(batch, "0", walSequence: 1).Added;
+        }
+
+        var traces = assembler.TakeAll().Select(t => t.Buffer).ToList();
+        using var writer = new SegmentWriter(_folder.Path);
+        var info = writer.Write(sealSequence: 7, traces);
+
+        Assert.Equal(Path.Combine(_folder.Path, "seg-00000000000000000007"), info.Folder);
+        Assert.Equal(expectedSpans, info.Spans);
+        Assert.Equal(traces.Count, info.Traces);
+        Assert.Empty(Directory.GetDirectories(_folder.Path, "*.tmp"));
+        using var database = DuckDbDatabase.OpenInMemory();
+        using var connection = database.Connect();
+        var spans = Scalar(connection, $"SELECT count(*) FROM read_parquet({File(info, SegmentFormat.SpansFile)})");
+        var distinct = Scalar(connection, $"SELECT count(DISTINCT (trace_id, span_id)) FROM read_parquet({File(info, SegmentFormat.SpansFile)})");
+        Assert.Equal(expectedSpans, spans);
+        Assert.Equal(expectedSpans, distinct);
+
+        // Sorted by trace id: row order equals sorted order.
+        var unsorted = Scalar(connection, $"SELECT count(*) FROM (SELECT trace_id, lag(trace_id) OVER () AS previous FROM read_parquet({File(info, SegmentFormat.SpansFile)})) WHERE previous > trace_id");
+        Assert.Equal(0, unsorted);
+        foreach (var name in new[] { SegmentFormat.SpansFile, SegmentFormat.PayloadsFile, SegmentFormat.AttrsFile })
+        {
+            var version = Rows(connection, $"SELECT decode(value) FROM parquet_kv_metadata({File(info, name)}) WHERE decode(key) = '{SegmentFormat.VersionKey}'");
+            Assert.Equal("1", Assert.Single(version)[0]);
+        }
+
+        // Inputs and outputs live in the payload file only, under the attribute key they came from.
+        var payloadKeys = Rows(connection, $"SELECT DISTINCT inputs_key FROM read_parquet({File(info, SegmentFormat.PayloadsFile)}) WHERE inputs_key IS NOT NULL ORDER BY 1").Select(r => (string)r[0]!).ToList();
+        Assert.Contains("input.value", payloadKeys);
+        Assert.Equal(0, Scalar(connection, $"SELECT count(*) FROM read_parquet({File(info, SegmentFormat.AttrsFile)}) WHERE key IN ('input.value', 'output.value', 'mlflow.spanInputs', 'mlflow.spanOutputs')"));
+        Assert.Equal(0, Scalar(connection, $"SELECT count(*) FROM read_parquet({File(info, SegmentFormat.SpansFile)}) WHERE list_contains(map_keys(attributes), 'input.value')"));
+        Assert.True(Scalar(connection, $"SELECT count(*) FROM read_parquet({File(info, SegmentFormat.AttrsFile)}) WHERE key = 'openinference.span.kind'") > 0);
+    }
+
+    [Fact]
+    public void Span_fields_round_trip_through_the_segment()
+    {
+        var assembler = new SpanAssembler(new AssemblerOptions(), new MemoryBudget(256L << 20));
+        assembler.Add(SpanBatches.Decode([new(1, 1, 0), new(1, 2, 1, Ended: false)]), "exp-9", walSequence: 3);
+        using var writer = new SegmentWriter(_folder.Path);
+        var info = writer.Write(1, [.. assembler.TakeAll().Select(t => t.Buffer)]);
+
+        using var database = DuckDbDatabase.OpenInMemory();
+        using var connection = database.Connect();
+        var rows = Rows(connection, $"SELECT experiment_id, trace_id, span_id, parent_span_id, name, span_type, status, start_time_ns, end_time_ns FROM read_parquet({File(info, SegmentFormat.SpansFile)}) ORDER BY span_id");
+        var traceHex = SpanBatches.TraceIdOf(1).ToHex();
+        Assert.Equal(2, rows.Count);
+        var root = rows.Single(r => r[3] is null);
+        var child = rows.Single(r => r[3] is not null);
+        Assert.Equal(["exp-9", "tr-" + traceHex, SpanBatches.SpanIdOf(1).ToHex(), null, "t1-s1", "UNKNOWN", "UNSET"], root.Take(7));
+        Assert.Equal(SpanBatches.SpanIdOf(1).ToHex(), child[3]);
+        Assert.Null(child[8]);
+        Assert.Equal(info.MinTraceId, "tr-" + traceHex);
+    }
+
+    [Fact]
+    public void Unfinished_segment_folders_are_removed()
+    {
+        Directory.CreateDirectory(Path.Combine(_folder.Path, "seg-00000000000000000003.tmp"));
+        Directory.CreateDirectory(Path.Combine(_folder.Path, "seg-00000000000000000002"));
+
+        var removed = SegmentWriter.RemoveUnfinished(_folder.Path);
+
+        Assert.Single(removed);
+        Assert.Equal(["seg-00000000000000000002"], Directory.GetDirectories(_folder.Path).Select(Path.GetFileName));
+    }
+
+    private static string File(SegmentInfo info, string name) => DuckDbSql.Literal(Path.Combine(info.Folder, name));
+
+    private static long Scalar(DuckDbConnection connection, string sql) => Convert.ToInt64(Rows(connection, sql)[0][0], System.Globalization.CultureInfo.InvariantCulture);
+
+    private static List<object?[]> Rows(DuckDbConnection connection, string sql)
+    {
+        using var result = connection.Query(sql);
+        return result.ReadAllRows();
+    }
+}
