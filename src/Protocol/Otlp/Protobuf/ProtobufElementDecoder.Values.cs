@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TraceStore.Protocol.Model;
 using F = TraceStore.Protocol.Otlp.OtlpFields;
 
@@ -12,14 +13,19 @@ internal sealed partial class ProtobufElementDecoder
     private const int ShortRun = 128;
 
     /// <summary>Decodes a <c>KeyValue</c> (length-delimited, next in <paramref name="outer"/>) onto the scratch stack.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void DecodeKeyValueInto(ref ProtoReader outer, PathField list, int index, int depth)
     {
         var data = outer.ReadLengthDelimited(out var offset);
-        if (TryDecodeSimpleKeyValue(data))
+        if (!TryDecodeSimpleKeyValue(data))
         {
-            return;
+            DecodeKeyValue(data, offset, list, index, depth);
         }
+    }
 
+    /// <summary>The general path for a <c>KeyValue</c>: any field order, nested values, exact errors.</summary>
+    private void DecodeKeyValue(ReadOnlySpan<byte> data, long offset, PathField list, int index, int depth)
+    {
         var reader = new ProtoReader(data, offset);
         Enter(list, index);
         var record = default(KeyValueRecord);
@@ -173,6 +179,7 @@ internal sealed partial class ProtobufElementDecoder
     }
 
     /// <summary>Field 3 (int_value) whose varint fills the rest of <paramref name="value"/>: at most 9 bytes (below 2^63).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TrySmallVarint(ReadOnlySpan<byte> value, out long result)
     {
         ulong accumulated = 0;
