@@ -95,4 +95,36 @@ public sealed class Utf8ValidationTests
             Assert.Fail($"{Convert.ToHexString(sequence)} at offset {offset}: expected valid={expected}");
         }
     }
+
+    [Fact]
+    public void Ascii_copy_copies_exactly_and_finds_a_high_byte_at_every_position()
+    {
+        for (var length = 0; length <= 130; length++)
+        {
+            var source = new byte[length + 2];
+            for (var i = 0; i < source.Length; i++)
+            {
+                source[i] = (byte)('a' + (i % 26));
+            }
+
+            for (var high = -1; high < length; high++)
+            {
+                var input = (byte[])source.Clone();
+                if (high >= 0)
+                {
+                    input[1 + high] = 0xC3;
+                }
+
+                // Guard bytes around the destination and one byte of input on each side outside the slice.
+                var destination = new byte[length + 2];
+                destination.AsSpan().Fill(0xEE);
+                var ascii = Utf8Validation.TryCopyAscii(input.AsSpan(1, length), destination.AsSpan(1, length));
+
+                Assert.Equal(high < 0, ascii);
+                Assert.Equal(0xEE, destination[0]);
+                Assert.Equal(0xEE, destination[^1]);
+                Assert.True(input.AsSpan(1, length).SequenceEqual(destination.AsSpan(1, length)), $"length {length}, high byte at {high}");
+            }
+        }
+    }
 }

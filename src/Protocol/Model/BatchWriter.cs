@@ -1,4 +1,3 @@
-
 namespace TraceStore.Protocol.Model;
 
 /// <summary>
@@ -12,6 +11,9 @@ internal sealed class BatchWriter(SpanBatch batch)
 {
     private readonly RecordList<KeyValueRecord> _keyValueStack = new(64);
     private readonly RecordList<AnyValueRecord> _arrayValueStack = new(16);
+    /// <summary>Strings shorter than this try the one-pass ASCII copy first (longer ones go to the SIMD validator).</summary>
+    private const int ShortAscii = 64;
+
     private Mark _spanMark;
 
     public SpanBatch Batch => batch;
@@ -105,6 +107,13 @@ internal sealed class BatchWriter(SpanBatch batch)
     /// <summary>Copies a string field into the arena after checking it is UTF-8 (a problem otherwise: empty slice).</summary>
     public ArenaSlice AppendUtf8(ReadOnlySpan<byte> bytes, string field, long offset)
     {
+        // Short ASCII strings (most names) are checked and copied in one pass.
+        var arena = batch.Arena;
+        if (bytes.Length < ShortAscii && Utf8Validation.TryCopyAscii(bytes, arena.GetSpan(bytes.Length)))
+        {
+            return arena.Commit(bytes.Length);
+        }
+
         if (!Utf8Validation.IsValid(bytes))
         {
             Problem(Otlp.OtlpRejectReason.InvalidUtf8, InSpan ? $"{field} is not valid UTF-8 (at byte {offset})" : $"{field} is not valid UTF-8", offset);

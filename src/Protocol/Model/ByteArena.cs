@@ -2,7 +2,8 @@ namespace TraceStore.Protocol.Model;
 
 /// <summary>
 /// One growable byte buffer holding every string and bytes value of a batch, addressed by
-/// <see cref="ArenaSlice"/>. Capacity is kept across <see cref="Clear"/>.
+/// <see cref="ArenaSlice"/>. Capacity is kept across <see cref="Clear"/>. It may also hold bytes no slice refers to
+/// (a decoder may copy a run of input and slice two strings out of it), so read it only through slices.
 /// </summary>
 public sealed class ByteArena
 {

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+
 namespace TraceStore.Protocol.Model;
 
 /// <summary>
@@ -10,7 +12,14 @@ internal static class SpanValidation
     public const int AllZeroSpanId = -SpanId.Size;
 
     /// <summary>The length to record for an id field's bytes.</summary>
-    public static int IdLength(ReadOnlySpan<byte> id) => id.Length > 0 && !id.ContainsAnyExcept((byte)0) ? -id.Length : id.Length;
+    public static int IdLength(ReadOnlySpan<byte> id) => id.Length switch
+    {
+        // The two lengths that arrive nearly always, checked without a call.
+        TraceId.Size => (BinaryPrimitives.ReadUInt64LittleEndian(id) | BinaryPrimitives.ReadUInt64LittleEndian(id[8..])) == 0 ? -TraceId.Size : TraceId.Size,
+        SpanId.Size => BinaryPrimitives.ReadUInt64LittleEndian(id) == 0 ? -SpanId.Size : SpanId.Size,
+        > 0 when !id.ContainsAnyExcept((byte)0) => -id.Length,
+        _ => id.Length,
+    };
 
     public static string? Problem(in SpanRecord span, int traceIdLength, int spanIdLength, int parentIdLength)
     {

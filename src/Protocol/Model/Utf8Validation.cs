@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using System.Text.Unicode;
@@ -40,6 +41,73 @@ internal static class Utf8Validation
         }
 
         return Avx2.IsSupported ? IsValidAvx2(bytes) : Utf8.IsValid(bytes);
+    }
+
+    /// <summary>
+    /// Copies <paramref name="source"/> (short: keys, names, attribute values) to the start of
+    /// <paramref name="destination"/> and returns whether it was all ASCII, hence valid UTF-8, in one pass over the
+    /// bytes instead of a check and a copy. Whole 16-, 8- or 4-byte loads; the last one overlaps the one before, so
+    /// no byte outside either span is read or written. When false the destination holds a copy that must not be used.
+    /// </summary>
+    public static bool TryCopyAscii(ReadOnlySpan<byte> source, Span<byte> destination)
+    {
+        var length = source.Length;
+        if ((uint)destination.Length < (uint)length)
+        {
+            throw new ArgumentException("The destination is shorter than the source.", nameof(destination));
+        }
+
+        ref var from = ref MemoryMarshal.GetReference(source);
+        ref var to = ref MemoryMarshal.GetReference(destination);
+        if (length >= 16)
+        {
+            var high = Vector128<byte>.Zero;
+            nuint i = 0;
+            for (; i + 16 <= (nuint)length; i += 16)
+            {
+                var block = Vector128.LoadUnsafe(ref from, i);
+                high |= block;
+                block.StoreUnsafe(ref to, i);
+            }
+
+            if (i < (nuint)length)
+            {
+                var last = (nuint)length - 16;
+                var block = Vector128.LoadUnsafe(ref from, last);
+                high |= block;
+                block.StoreUnsafe(ref to, last);
+            }
+
+            return high.ExtractMostSignificantBits() == 0;
+        }
+
+        if (length >= 8)
+        {
+            var first = Unsafe.ReadUnaligned<ulong>(ref from);
+            var last = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref from, length - 8));
+            Unsafe.WriteUnaligned(ref to, first);
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref to, length - 8), last);
+            return ((first | last) & 0x8080808080808080UL) == 0;
+        }
+
+        if (length >= 4)
+        {
+            var first = Unsafe.ReadUnaligned<uint>(ref from);
+            var last = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref from, length - 4));
+            Unsafe.WriteUnaligned(ref to, first);
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref to, length - 4), last);
+            return ((first | last) & 0x80808080U) == 0;
+        }
+
+        var any = 0;
+        for (var i = 0; i < length; i++)
+        {
+            var b = source[i];
+            any |= b;
+            destination[i] = b;
+        }
+
+        return any < 0x80;
     }
 
     private static bool IsShortAscii(ReadOnlySpan<byte> bytes)

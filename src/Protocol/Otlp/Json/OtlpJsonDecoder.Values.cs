@@ -166,18 +166,24 @@ public sealed partial class OtlpJsonDecoder
         var max = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
         var destination = arena.GetSpan(max);
         int written;
-        try
+        if (!reader.HasValueSequence)
         {
-            written = reader.CopyString(destination);
+            written = JsonStringUnescaper.Unescape(reader.ValueSpan, destination);
         }
-        catch (InvalidOperationException)
+        else
         {
-            // An escape that decodes to a lone surrogate: not representable as UTF-8.
-            _writer!.Problem(OtlpRejectReason.InvalidUtf8, $"{field} is not valid UTF-8", reader.TokenStartIndex);
-            return default;
+            try
+            {
+                written = reader.CopyString(destination);
+            }
+            catch (InvalidOperationException)
+            {
+                written = -1;
+            }
         }
 
-        if (!Utf8Validation.IsValid(destination[..written]))
+        // -1: an escape that decodes to a lone surrogate, not representable as UTF-8.
+        if (written < 0 || !Utf8Validation.IsValid(destination[..written]))
         {
             _writer!.Problem(OtlpRejectReason.InvalidUtf8, $"{field} is not valid UTF-8", reader.TokenStartIndex);
             return default;
@@ -441,15 +447,30 @@ public sealed partial class OtlpJsonDecoder
 
         var length = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
         var folded = 0;
-        Span<byte> raw = stackalloc byte[MaxNameLength];
+        Span<byte> copy = stackalloc byte[MaxNameLength];
         if (length <= MaxNameLength)
         {
-            if (!TryCopyName(ref reader, raw, out var count))
+            // A plain name is read where it lies; an escaped or split one is copied (CopyString checks its UTF-8).
+            scoped ReadOnlySpan<byte> raw;
+            if (!reader.ValueIsEscaped && !reader.HasValueSequence)
+            {
+                raw = reader.ValueSpan;
+                if (!Utf8Validation.IsValid(raw))
+                {
+                    OtlpDecodeException.Throw(OtlpRejectReason.InvalidJson, "a property name is not valid UTF-8", reader.TokenStartIndex);
+                }
+            }
+            else if (TryCopyName(ref reader, copy, out var count))
+            {
+                raw = copy[..count];
+            }
+            else
             {
                 OtlpDecodeException.Throw(OtlpRejectReason.InvalidJson, "a property name is not valid UTF-8", reader.TokenStartIndex);
+                raw = default;
             }
 
-            for (var i = 0; i < count; i++)
+            for (var i = 0; i < raw.Length; i++)
             {
                 var c = raw[i];
                 if (c != (byte)'_')

@@ -31,6 +31,9 @@ public enum OtlpDecodeStatus
 /// </summary>
 public sealed class OtlpProtobufDecoder : IDisposable
 {
+    /// <summary>The tag of ScopeSpans.spans (field 2, length-delimited).</summary>
+    private const byte SpansTag = (F.ScopeSpans.Spans << 3) | (int)WireType.LengthDelimited;
+
     private readonly OtlpDecoderOptions _options;
     private byte[] _scratch = [];
     private SpanBatch? _batch;
@@ -107,6 +110,11 @@ public sealed class OtlpProtobufDecoder : IDisposable
             }
 
             CloseFinishedFrames(batch);
+            if (_scopeEnd >= 0 && DecodeSpansInFirstSegment(ref buffer, batch))
+            {
+                continue;
+            }
+
             if (buffer.IsEmpty)
             {
                 if (!isFinalBlock)
@@ -211,10 +219,59 @@ public sealed class OtlpProtobufDecoder : IDisposable
         }
     }
 
-    private void DecodeElement(ReadOnlySequence<byte> element, long offset, SpanBatch batch, int level, int field)
+    /// <summary>
+    /// The bulk of a request, fast: consecutive <c>spans</c> fields of the open ScopeSpans that lie whole in the
+    /// buffer's first segment (and inside the frame and the size limit) are decoded straight from that segment,
+    /// without slicing the sequence per span. Stops at anything else (another field, a multi-byte tag, a span not
+    /// all in the first segment, the end of the frame), which the general loop then handles with its exact errors.
+    /// Returns whether it consumed anything.
+    /// </summary>
+    private bool DecodeSpansInFirstSegment(ref ReadOnlySequence<byte> buffer, SpanBatch batch)
+    {
+        var data = buffer.FirstSpan;
+        var limit = (int)Math.Min(data.Length, Math.Min(_scopeEnd, _options.MaxMessageBytes) - _consumed);
+        var position = 0;
+        while (position < limit && data[position] == SpansTag
+            && TryReadShortLength(data[..limit], position + 1, out var length, out var start) && length <= limit - start)
+        {
+            DecodeElement(data.Slice(start, length), _consumed + start, batch, 2, F.ScopeSpans.Spans);
+            position = start + length;
+        }
+
+        if (position == 0)
+        {
+            return false;
+        }
+
+        Advance(ref buffer, position);
+        return true;
+    }
+
+    /// <summary>A length varint of at most 4 bytes (under 256 MiB) at <paramref name="at"/>, whole in <paramref name="data"/>.</summary>
+    private static bool TryReadShortLength(ReadOnlySpan<byte> data, int at, out int length, out int start)
+    {
+        length = 0;
+        for (var i = 0; i < 4 && at + i < data.Length; i++)
+        {
+            var b = data[at + i];
+            length |= (b & 0x7F) << (7 * i);
+            if (b < 0x80)
+            {
+                start = at + i + 1;
+                return true;
+            }
+        }
+
+        start = 0;
+        return false;
+    }
+
+    private void DecodeElement(ReadOnlySequence<byte> element, long offset, SpanBatch batch, int level, int field) =>
+        DecodeElement(element.IsSingleSegment ? element.FirstSpan : CopyToScratch(element), offset, batch, level, field);
+
+    private void DecodeElement(ReadOnlySpan<byte> data, long offset, SpanBatch batch, int level, int field)
     {
         var elements = _elements!;
-        var data = element.IsSingleSegment ? element.FirstSpan : CopyToScratch(element);
         var resourceIndex = _resourceCount;
         try
         {

@@ -52,8 +52,17 @@ internal ref struct ProtoReader
             return false;
         }
 
-        var tagOffset = Offset;
         ulong tag = _data[_position];
+        if (tag < 0x80 && tag >= 8 && (tag & 7) <= 5)
+        {
+            // A one-byte tag with a field number and a wire type that exists: nearly every tag of an OTLP message.
+            _position++;
+            field = (int)(tag >> 3);
+            wireType = (WireType)(tag & 7);
+            return true;
+        }
+
+        var tagOffset = Offset;
         if (tag < 0x80)
         {
             _position++;

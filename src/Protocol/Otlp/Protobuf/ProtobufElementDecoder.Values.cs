@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TraceStore.Protocol.Model;
 using F = TraceStore.Protocol.Otlp.OtlpFields;
 
@@ -7,15 +8,24 @@ namespace TraceStore.Protocol.Otlp.Protobuf;
 /// and the moves from the scratch stacks to the batch.</summary>
 internal sealed partial class ProtobufElementDecoder
 {
+    /// <summary>Longest key-to-string run of a simple attribute that is checked and copied in one go (longer ones are
+    /// checked separately: a long non-ASCII value would otherwise be scanned twice).</summary>
+    private const int ShortRun = 128;
+
     /// <summary>Decodes a <c>KeyValue</c> (length-delimited, next in <paramref name="outer"/>) onto the scratch stack.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void DecodeKeyValueInto(ref ProtoReader outer, PathField list, int index, int depth)
     {
         var data = outer.ReadLengthDelimited(out var offset);
-        if (TryDecodeSimpleKeyValue(data))
+        if (!TryDecodeSimpleKeyValue(data))
         {
-            return;
+            DecodeKeyValue(data, offset, list, index, depth);
         }
+    }
 
+    /// <summary>The general path for a <c>KeyValue</c>: any field order, nested values, exact errors.</summary>
+    private void DecodeKeyValue(ReadOnlySpan<byte> data, long offset, PathField list, int index, int depth)
+    {
         var reader = new ProtoReader(data, offset);
         Enter(list, index);
         var record = default(KeyValueRecord);
@@ -58,46 +68,94 @@ internal sealed partial class ProtobufElementDecoder
 
         var key = data.Slice(keyStart, keyLength);
         var value = data.Slice(valueStart, valueLength);
-        AnyValueRecord record;
-        switch (value[0])
+        // The value as plain locals, not an AnyValueRecord built per case: the JIT then stores the record's fields
+        // straight into the stack slot instead of copying a half-written temporary (a store-forwarding stall).
+        ArenaSlice keySlice;
+        AnyValueKind kind;
+        long bits = 0;
+        ArenaSlice text = default;
+        if (value[0] == 0x0A)
         {
-            case 0x0A:
-                if (!TryShortLength(value, 1, out var length, out var start) || start + length != value.Length)
-                {
-                    return false;
-                }
-
-                var text = value.Slice(start, length);
-                if (!Utf8Validation.IsValid(key) || !Utf8Validation.IsValid(text))
-                {
-                    return false;
-                }
-
-                record = new(AnyValueKind.String, 0, batch.Arena.Append(text), default);
-                break;
-            case 0x10 when value.Length == 2 && value[1] < 0x80:
-                record = new(AnyValueKind.Bool, value[1] != 0 ? 1 : 0, default, default);
-                break;
-            case 0x18 when TrySmallVarint(value, out var integer):
-                record = new(AnyValueKind.Int, integer, default, default);
-                break;
-            case 0x21 when value.Length == 9:
-                record = new(AnyValueKind.Double, System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(value[1..]), default, default);
-                break;
-            default:
+            if (!TryShortLength(value, 1, out var length, out var start) || start + length != value.Length)
+            {
                 return false;
-        }
+            }
 
-        if (record.Kind != AnyValueKind.String && !Utf8Validation.IsValid(key))
+            // The string ends the element, so key, the 4 or so tag and length bytes, and the string are one run. When
+            // that run is short and ASCII, one check covers both strings and one copy stores both; the few bytes
+            // between them stay in the arena unreferenced.
+            kind = AnyValueKind.String;
+            var run = data[keyStart..];
+            var textOffset = valueStart + start - keyStart;
+            if (run.Length < ShortRun && Utf8Validation.TryCopyAscii(run, batch.Arena.GetSpan(run.Length)))
+            {
+                var stored = batch.Arena.Commit(run.Length);
+                keySlice = Slice(stored.Offset, keyLength);
+                text = Slice(stored.Offset + textOffset, length);
+            }
+            else
+            {
+                var textBytes = value.Slice(start, length);
+                if (!Utf8Validation.IsValid(key) || !Utf8Validation.IsValid(textBytes))
+                {
+                    return false;
+                }
+
+                text = batch.Arena.Append(textBytes);
+                keySlice = batch.Arena.Append(key);
+            }
+        }
+        else
         {
-            return false;
+            switch (value[0])
+            {
+                case 0x10 when value.Length == 2 && value[1] < 0x80:
+                    kind = AnyValueKind.Bool;
+                    bits = value[1] != 0 ? 1 : 0;
+                    break;
+                case 0x18 when TrySmallVarint(value, out var integer):
+                    kind = AnyValueKind.Int;
+                    bits = integer;
+                    break;
+                case 0x21 when value.Length == 9:
+                    kind = AnyValueKind.Double;
+                    bits = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(value[1..]);
+                    break;
+                default:
+                    return false;
+            }
+
+            if (!TryAppendShortAscii(key, out keySlice))
+            {
+                if (!Utf8Validation.IsValid(key))
+                {
+                    return false;
+                }
+
+                keySlice = batch.Arena.Append(key);
+            }
         }
 
-        ref var pushed = ref _writer.PushKeyValue();
-        pushed.Key = batch.Arena.Append(key);
-        pushed.Value = record;
+        _writer.PushKeyValue() = new KeyValueRecord(keySlice, new AnyValueRecord(kind, bits, text, default));
         return true;
     }
+
+    /// <summary>Stores a short ASCII string (checked and copied in one pass); false, with nothing stored, otherwise.</summary>
+    private bool TryAppendShortAscii(ReadOnlySpan<byte> bytes, out ArenaSlice slice)
+    {
+        var arena = batch.Arena;
+        if (bytes.Length < ShortRun && Utf8Validation.TryCopyAscii(bytes, arena.GetSpan(bytes.Length)))
+        {
+            slice = arena.Commit(bytes.Length);
+            return true;
+        }
+
+        slice = default;
+        return false;
+    }
+
+    /// <summary>A slice of bytes already in the arena (the empty slice for length 0, as <see cref="ByteArena.Append"/> gives).</summary>
+    private static ArenaSlice Slice(int offset, int length) => length == 0 ? default : new ArenaSlice(offset, length);
 
     /// <summary>A 1- or 2-byte length varint at <paramref name="at"/>; <paramref name="start"/> is where its payload begins.</summary>
     private static bool TryShortLength(ReadOnlySpan<byte> data, int at, out int length, out int start)
@@ -121,6 +179,7 @@ internal sealed partial class ProtobufElementDecoder
     }
 
     /// <summary>Field 3 (int_value) whose varint fills the rest of <paramref name="value"/>: at most 9 bytes (below 2^63).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TrySmallVarint(ReadOnlySpan<byte> value, out long result)
     {
         ulong accumulated = 0;
