@@ -16,4 +16,7 @@ internal static partial class EngineLog
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Critical, Message = "The write-ahead log stopped: {Error}. The store refuses writes until it is restarted")]
     public static partial void WalStopped(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Error, Message = "Writing a segment of {Traces} traces failed, retrying on the next round (the traces stay in the WAL and in memory): {Error}")]
+    public static partial void SealFailed(ILogger logger, int traces, string error);
 }

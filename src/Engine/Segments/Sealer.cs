@@ -1,0 +1,180 @@
+using TraceStore.DuckDb;
+using Microsoft.Extensions.Logging;
+using TraceStore.Engine.Admission;
+using TraceStore.Engine.Assembly;
+using TraceStore.Engine.Catalog;
+
+namespace TraceStore.Engine.Segments;
+
+/// <summary>
+/// Moves finished traces from the assembler into segments: collects what the completion policy says is due (and the
+/// oldest traces when memory passes the high watermark), batches them by size and time, writes a segment, commits it
+/// to the catalog, gives the memory back, and lets the WAL checkpoint advance to the lowest sequence still needed.
+/// Runs on its own loop; <see cref="SealNow"/> does one round synchronously (replay, flush, tests).
+/// <para>A failed write (a full disk) keeps the traces pending, still counted in the memory budget, and is retried on
+/// the next round: nothing is lost, since the WAL still holds every one of them.</para>
+/// </summary>
+public sealed class Sealer : IAsyncDisposable
+{
+    private readonly SpanAssembler _assembler;
+    private readonly MemoryBudget _budget;
+    private readonly SegmentWriter _writer;
+    private readonly SegmentCatalog _catalog;
+    private readonly Action<long> _checkpoint;
+    private readonly SealerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly object _gate = new();
+    private readonly List<SealedTrace> _pending = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private Task _loop = Task.CompletedTask;
+    private long _pendingSpans;
+    private long _oldestPendingTicks = long.MaxValue;
+    private long _segmentsWritten;
+    private Exception? _lastError;
+
+    /// <param name="checkpoint">Called with the lowest WAL sequence still needed after each commit (long.MaxValue when
+    /// nothing is open or pending).</param>
+    public Sealer(SpanAssembler assembler, MemoryBudget budget, SegmentWriter writer, SegmentCatalog catalog, Action<long> checkpoint, SealerOptions options, ILogger logger, TimeProvider? time = null)
+    {
+        _assembler = assembler;
+        _budget = budget;
+        _writer = writer;
+        _catalog = catalog;
+        _checkpoint = checkpoint;
+        _options = options.Validate();
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+    }
+
+    public long SegmentsWritten => Interlocked.Read(ref _segmentsWritten);
+
+    /// <summary>The last write failure, until a write succeeds again.</summary>
+    public Exception? LastError => Volatile.Read(ref _lastError);
+
+    /// <summary>Starts the background loop.</summary>
+    public void Start() => _loop = Task.Run(RunAsync);
+
+    /// <summary>Wakes the loop early (memory pressure).</summary>
+    public void Signal()
+    {
+        try
+        {
+            if (_wake.CurrentCount == 0)
+            {
+                _wake.Release();
+            }
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already signalled.
+        }
+    }
+
+    /// <summary>Lowest WAL sequence a trace taken from the assembler but not yet committed holds (long.MaxValue: none).</summary>
+    public long LowestPendingWalSequence()
+    {
+        lock (_gate)
+        {
+            return _pending.Count == 0 ? long.MaxValue : _pending.Min(t => t.Buffer.LowestWalSequence);
+        }
+    }
+
+    /// <summary>
+    /// One round, synchronously: collects due traces (every open trace when <paramref name="everything"/>), and
+    /// writes the pending ones as a segment if a threshold is reached, memory is under pressure, or
+    /// <paramref name="everything"/>. Returns the number of traces written.
+    /// </summary>
+    public int SealNow(bool everything = false)
+    {
+        lock (_gate)
+        {
+            Collect(everything ? _assembler.TakeAll() : _assembler.TakeDue());
+            var pressure = _budget.IsAboveHighWatermark;
+            if (pressure)
+            {
+                var target = (long)(_budget.LimitBytes * _options.PressureTargetFraction);
+                Collect(_assembler.TakeOldest(_budget.UsedBytes - target));
+            }
+
+            var waited = _pending.Count == 0 ? TimeSpan.Zero : _time.GetElapsedTime(_oldestPendingTicks);
+            if (_pending.Count == 0 || !(everything || pressure || _pendingSpans >= _options.SegmentTargetSpans || waited >= _options.SegmentMaxDelay))
+            {
+                return 0;
+            }
+
+            return WritePending();
+        }
+    }
+
+    /// <summary>Stops the loop. Traces still open stay in the WAL and come back at the next open; pending ones too.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        _stopping.Dispose();
+        _wake.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await _wake.WaitAsync(_options.Interval, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            SealNow();
+        }
+    }
+
+    private void Collect(List<SealedTrace> traces)
+    {
+        foreach (var trace in traces)
+        {
+            _pending.Add(trace);
+            _pendingSpans += trace.Buffer.Spans.Count;
+        }
+
+        if (traces.Count > 0 && _oldestPendingTicks == long.MaxValue)
+        {
+            _oldestPendingTicks = _time.GetTimestamp();
+        }
+    }
+
+    private int WritePending()
+    {
+        var sequence = _catalog.NextSealSequence();
+        try
+        {
+            var segment = _writer.Write(sequence, [.. _pending.Select(t => t.Buffer)]);
+            _catalog.Commit(segment);
+        }
+        catch (Exception e) when (e is IOException or DuckDbException)
+        {
+            Volatile.Write(ref _lastError, e);
+            EngineLog.SealFailed(_logger, _pending.Count, e.Message);
+            return 0;
+        }
+
+        Volatile.Write(ref _lastError, null);
+        Interlocked.Increment(ref _segmentsWritten);
+        var written = _pending.Count;
+        foreach (var trace in _pending)
+        {
+            _assembler.Release(trace);
+        }
+
+        _pending.Clear();
+        _pendingSpans = 0;
+        _oldestPendingTicks = long.MaxValue;
+        _checkpoint(_assembler.LowestWalSequence());
+        return written;
+    }
+}

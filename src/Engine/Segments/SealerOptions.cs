@@ -1,0 +1,29 @@
+namespace TraceStore.Engine.Segments;
+
+/// <summary>How sealed traces are batched into segments: a segment is written once <see cref="SegmentTargetSpans"/>
+/// spans are waiting, or once the oldest waiting trace has waited <see cref="SegmentMaxDelay"/>, whichever comes
+/// first (and at once under memory pressure). Small segments are merged later by compaction.</summary>
+public sealed record SealerOptions
+{
+    /// <summary>How often the assembler is asked for finished traces. Default 1 s.</summary>
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Spans that make a segment worth writing. Default 200,000 (about 10K GenAI traces).</summary>
+    public int SegmentTargetSpans { get; init; } = 200_000;
+
+    /// <summary>Longest a finished trace waits for its segment (and so, for reads from segments). Default 30 s.</summary>
+    public TimeSpan SegmentMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Under memory pressure, traces are sealed until the budget is this fraction of its limit. Default 0.6.</summary>
+    public double PressureTargetFraction { get; init; } = 0.6;
+
+    public SealerOptions Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(Interval, TimeSpan.FromMilliseconds(10), nameof(Interval));
+        ArgumentOutOfRangeException.ThrowIfLessThan(SegmentTargetSpans, 1, nameof(SegmentTargetSpans));
+        ArgumentOutOfRangeException.ThrowIfLessThan(SegmentMaxDelay, TimeSpan.Zero, nameof(SegmentMaxDelay));
+        ArgumentOutOfRangeException.ThrowIfLessThan(PressureTargetFraction, 0.05, nameof(PressureTargetFraction));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(PressureTargetFraction, 0.95, nameof(PressureTargetFraction));
+        return this;
+    }
+}
