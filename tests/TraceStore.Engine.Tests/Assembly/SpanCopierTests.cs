@@ -63,6 +63,7 @@ public sealed class SpanCopierTests
                 new KeyValue { Key = "exception.message", Value = Value("boom") },
                 new KeyValue { Key = "exception.escaped", Value = Value(false) },
                 new KeyValue { Key = "n", Value = Value(3) },
+                new KeyValue { Key = "clé<+>", Value = Value("é<") },
             },
         });
         span.Events.Add(new OtlpEvent { Name = "bare", TimeUnixNano = T0 + 6 });
@@ -72,7 +73,7 @@ public sealed class SpanCopierTests
         Assert.Equal(2, events.Length);
         Assert.Equal("exception", buffer.GetString(events[0].Name));
         Assert.Equal(T0 + 5, events[0].TimeUnixNano);
-        Assert.Equal("""{"exception.message": "boom", "exception.escaped": false, "n": 3}""", buffer.GetString(events[0].Attributes));
+        Assert.Equal("""{"exception.message": "boom", "exception.escaped": false, "n": 3, "clé<+>": "é<"}""", buffer.GetString(events[0].Attributes));
         Assert.True(events[1].Attributes.IsEmpty);
     }
 
