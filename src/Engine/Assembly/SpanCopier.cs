@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using TraceStore.Protocol.GenAi;
 using TraceStore.Protocol.Model;
 
@@ -110,7 +109,10 @@ public static class SpanCopier
         {
             json.Append(first ? "" : ", ");
             first = false;
-            json.Append(JsonSerializer.Serialize(batch.GetString(attribute.Key))).Append(": ").Append(MlflowAttributeJson.Encode(batch, attribute.Value));
+            // The key goes through the same Python-style string encoding as the values (JsonSerializer would
+            // \u-escape non-ASCII and HTML-sensitive characters such as '<' and '+').
+            var key = new AnyValueRecord(AnyValueKind.String, 0, attribute.Key, default);
+            json.Append(MlflowAttributeJson.Encode(batch, key)).Append(": ").Append(MlflowAttributeJson.Encode(batch, attribute.Value));
         }
 
         return arena.Append(Encoding.UTF8.GetBytes(json.Append('}').ToString()));

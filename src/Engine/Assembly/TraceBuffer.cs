@@ -63,6 +63,9 @@ public sealed class TraceBuffer
 
     public bool Contains(SpanId spanId) => _spanIndex.ContainsKey(spanId);
 
+    /// <summary>Where the span with <paramref name="spanId"/> is in <see cref="Spans"/>, if it has arrived.</summary>
+    public bool TryGetSpanIndex(SpanId spanId, out int index) => _spanIndex.TryGetValue(spanId, out index);
+
     /// <summary>Records a span appended at the end of <see cref="Spans"/> by the copier.</summary>
     internal void IndexLastSpan(long nowTicks)
     {
