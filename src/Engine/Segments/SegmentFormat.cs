@@ -11,6 +11,8 @@ namespace TraceStore.Engine.Segments;
 /// reads one row group and span filters never touch prompts and completions.</item>
 /// <item><c>payloads.parquet</c>: (trace_id, span_id, inputs, outputs and the attribute keys they came from), the
 /// bulk of the bytes, same order, small row groups: only get-trace and full-text search read it.</item>
+/// <item><c>traces.parquet</c>: one row per trace (MLflow's TraceInfo and what users filter on), sorted by request
+/// time: trace-level search never reads spans.</item>
 /// <item><c>attrs.parquet</c>: (key, value, trace_id, span_id) for every span attribute except payloads, sorted by
 /// (key, value, trace_id): any attribute is found by row-group pruning without declaring it.</item>
 /// </list>
@@ -23,6 +25,10 @@ public static class SegmentFormat
     public const string SpansFile = "spans.parquet";
     public const string PayloadsFile = "payloads.parquet";
     public const string AttrsFile = "attrs.parquet";
+    public const string TracesFile = "traces.parquet";
+
+    /// <summary>Trace rows are small; 16K-row groups let a time-range search skip most of a segment.</summary>
+    public const int TraceRowGroupRows = 16_384;
 
     /// <summary>Row groups of the payload file are small so get-trace reads little beyond its own trace.</summary>
     public const int PayloadRowGroupRows = 8_192;
@@ -49,6 +55,14 @@ public static class SegmentFormat
             trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, start_time_ns BIGINT NOT NULL,
             inputs_key VARCHAR, inputs VARCHAR, outputs_key VARCHAR, outputs VARCHAR);
         CREATE TABLE attrs (key VARCHAR NOT NULL, value VARCHAR NOT NULL, trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL);
+        CREATE TABLE traces (
+            experiment_id VARCHAR NOT NULL, trace_id VARCHAR NOT NULL, seal_sequence BIGINT NOT NULL,
+            request_time_ms BIGINT NOT NULL, execution_duration_ms BIGINT, state VARCHAR NOT NULL,
+            request_preview VARCHAR, response_preview VARCHAR, trace_name VARCHAR, session_id VARCHAR, user_id VARCHAR,
+            input_tokens BIGINT, output_tokens BIGINT, total_tokens BIGINT, cache_read_input_tokens BIGINT, cache_creation_input_tokens BIGINT,
+            span_count INTEGER NOT NULL, error_span_count INTEGER NOT NULL,
+            service_names VARCHAR[] NOT NULL, models VARCHAR[] NOT NULL, span_types VARCHAR[] NOT NULL, span_type_names VARCHAR[] NOT NULL,
+            tags MAP(VARCHAR, VARCHAR) NOT NULL, metadata MAP(VARCHAR, VARCHAR) NOT NULL);
         """;
 
     internal static string CopySpans(string path) =>
@@ -59,6 +73,9 @@ public static class SegmentFormat
 
     internal static string CopyAttrs(string path) =>
         $"COPY (SELECT * FROM attrs ORDER BY key, value, trace_id, span_id) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows: null)}";
+
+    internal static string CopyTraces(string path) =>
+        $"COPY (SELECT * FROM traces ORDER BY request_time_ms, trace_id) TO {DuckDbSql.Literal(path)} {Options(TraceRowGroupRows)}";
 
     private static string Options(int? rowGroupRows) =>
         $"(FORMAT parquet, COMPRESSION zstd{(rowGroupRows is { } rows ? $", ROW_GROUP_SIZE {rows}" : "")}, KV_METADATA {{'{VersionKey}': '{Version}'}})";

@@ -1,5 +1,6 @@
 using TraceStore.DuckDb;
 using TraceStore.Engine.Assembly;
+using TraceStore.Engine.Traces;
 
 namespace TraceStore.Engine.Segments;
 
@@ -59,16 +60,19 @@ public sealed class SegmentWriter : IDisposable
     public SegmentInfo Write(long sealSequence, IReadOnlyList<TraceBuffer> traces)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(traces.Count, nameof(traces));
-        _connection.Execute("DELETE FROM spans; DELETE FROM payloads; DELETE FROM attrs;");
+        _connection.Execute("DELETE FROM spans; DELETE FROM payloads; DELETE FROM attrs; DELETE FROM traces;");
         long spans;
         using (var rows = new SpanRowWriter(_connection))
+        using (var summaries = new TraceRowWriter(_connection))
         {
             foreach (var trace in traces)
             {
                 rows.Append(trace);
+                summaries.Append(trace, TraceSummaryBuilder.Build(trace), sealSequence);
             }
 
             rows.Close();
+            summaries.Close();
             spans = rows.Spans;
         }
 
@@ -83,6 +87,7 @@ public sealed class SegmentWriter : IDisposable
         _connection.Execute(SegmentFormat.CopySpans(Path.Combine(temporary, SegmentFormat.SpansFile)));
         _connection.Execute(SegmentFormat.CopyPayloads(Path.Combine(temporary, SegmentFormat.PayloadsFile)));
         _connection.Execute(SegmentFormat.CopyAttrs(Path.Combine(temporary, SegmentFormat.AttrsFile)));
+        _connection.Execute(SegmentFormat.CopyTraces(Path.Combine(temporary, SegmentFormat.TracesFile)));
         long bytes = 0;
         foreach (var file in Directory.GetFiles(temporary))
         {

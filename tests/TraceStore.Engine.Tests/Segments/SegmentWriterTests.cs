@@ -48,11 +48,17 @@ public sealed class SegmentWriterTests : IDisposable
         // Sorted by trace id: row order equals sorted order.
         var unsorted = Scalar(connection, $"SELECT count(*) FROM (SELECT trace_id, lag(trace_id) OVER () AS previous FROM read_parquet({File(info, SegmentFormat.SpansFile)})) WHERE previous > trace_id");
         Assert.Equal(0, unsorted);
-        foreach (var name in new[] { SegmentFormat.SpansFile, SegmentFormat.PayloadsFile, SegmentFormat.AttrsFile })
+        foreach (var name in new[] { SegmentFormat.SpansFile, SegmentFormat.PayloadsFile, SegmentFormat.AttrsFile, SegmentFormat.TracesFile })
         {
             var version = Rows(connection, $"SELECT decode(value) FROM parquet_kv_metadata({File(info, name)}) WHERE decode(key) = '{SegmentFormat.VersionKey}'");
             Assert.Equal("1", Assert.Single(version)[0]);
         }
+
+        // One summary row per trace, whose span counts add up, sorted by request time.
+        Assert.Equal(traces.Count, Scalar(connection, $"SELECT count(*) FROM read_parquet({File(info, SegmentFormat.TracesFile)})"));
+        Assert.Equal(expectedSpans, Scalar(connection, $"SELECT sum(span_count)::BIGINT FROM read_parquet({File(info, SegmentFormat.TracesFile)})"));
+        Assert.Equal(0, Scalar(connection, $"SELECT count(*) FROM (SELECT request_time_ms, lag(request_time_ms) OVER () AS previous FROM read_parquet({File(info, SegmentFormat.TracesFile)})) WHERE previous > request_time_ms"));
+        Assert.Equal(traces.Count, Scalar(connection, $"SELECT count(*) FROM read_parquet({File(info, SegmentFormat.TracesFile)}) WHERE tags['mlflow.trace.spansLocation'] = 'TRACKING_STORE' AND seal_sequence = 7"));
 
         // Inputs and outputs live in the payload file only, under the attribute key they came from.
         var payloadKeys = Rows(connection, $"SELECT DISTINCT inputs_key FROM read_parquet({File(info, SegmentFormat.PayloadsFile)}) WHERE inputs_key IS NOT NULL ORDER BY 1").Select(r => (string)r[0]!).ToList();
