@@ -19,4 +19,10 @@ internal static partial class EngineLog
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Error, Message = "Writing a segment of {Traces} traces failed, retrying on the next round (the traces stay in the WAL and in memory): {Error}")]
     public static partial void SealFailed(ILogger logger, int traces, string error);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Removed segment folder {Folder}: it was never committed to the catalog (its traces are replayed from the WAL)")]
+    public static partial void UncommittedSegmentRemoved(ILogger logger, string folder);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "WAL checkpoint to sequence {Sequence} failed, retrying after the next seal: {Error}")]
+    public static partial void CheckpointFailed(ILogger logger, long sequence, string error);
 }

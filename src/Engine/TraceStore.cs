@@ -20,10 +20,11 @@ namespace TraceStore.Engine;
 /// </summary>
 public sealed class TraceStore : IAsyncDisposable
 {
-    /// <summary>Before decoding, a request is assumed to need this many times its body in memory (body + decoded batch
-    /// for an uncompressed body; compressed bodies expand first). The reservation is corrected once the batch exists.</summary>
-    private const int IdentityExpansion = 3;
-    private const int CompressedExpansion = 8;
+    /// <summary>Before decoding, a request is assumed to need this many times its body in memory (body, decoded batch
+    /// and the assembler's copy for an uncompressed body; compressed bodies expand first). The reservation is
+    /// corrected once the batch exists.</summary>
+    private const int IdentityExpansion = 4;
+    private const int CompressedExpansion = 12;
 
     private readonly TraceStoreOptions _options;
     private readonly DataFolderLock _lock;
@@ -32,9 +33,10 @@ public sealed class TraceStore : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly IngestCounters _counters = new();
     private readonly ReplaySummary _replay;
+    private readonly Pipeline _pipeline;
     private int _disposed;
 
-    private TraceStore(TraceStoreOptions options, DataFolderLock folderLock, WalWriter wal, DecoderPool decoders, MemoryBudget budget, ILogger logger, ReplaySummary replay)
+    private TraceStore(TraceStoreOptions options, DataFolderLock folderLock, WalWriter wal, DecoderPool decoders, MemoryBudget budget, ILogger logger, ReplaySummary replay, Pipeline pipeline)
     {
         _options = options;
         _lock = folderLock;
@@ -43,6 +45,7 @@ public sealed class TraceStore : IAsyncDisposable
         Budget = budget;
         _logger = logger;
         _replay = replay;
+        _pipeline = pipeline;
     }
 
     public TraceStoreOptions Options => _options;
@@ -67,21 +70,31 @@ public sealed class TraceStore : IAsyncDisposable
         var logger = options.LoggerFactory?.CreateLogger<TraceStore>() ?? NullLogger<TraceStore>.Instance;
         var folderLock = DataFolderLock.Acquire(options.DataDirectory);
         var decoders = new DecoderPool(options.Decoder, options.MaxConcurrentDecodes);
+        Pipeline? pipeline = null;
         try
         {
             var budget = new MemoryBudget(options.MemoryBudgetBytes, options.HighWatermarkFraction);
+            pipeline = Pipeline.Open(options, budget, logger);
             var storage = options.WalStorage ?? new FileWalStorage(Path.Combine(options.DataDirectory, "wal"));
-            var replay = Replay(storage, options, budget, logger);
+            var replay = Replay(storage, options, budget, pipeline, logger);
             var wal = WalWriter.Open(storage, options.Wal, replay.NextSequence);
-            return new TraceStore(options, folderLock, wal, decoders, budget, logger, replay);
+            pipeline.Start(wal);
+            return new TraceStore(options, folderLock, wal, decoders, budget, logger, replay, pipeline);
         }
         catch
         {
+            pipeline?.DisposeAsync().AsTask().GetAwaiter().GetResult();
             decoders.Dispose();
             folderLock.Dispose();
             throw;
         }
     }
+
+    /// <summary>
+    /// Seals every open trace now and writes what is pending as a segment (offline loads, <c>tracestore seal</c>,
+    /// tests). Returns the number of traces written.
+    /// </summary>
+    public int SealAll() => _pipeline.Sealer.SealNow(everything: true);
 
     /// <summary>
     /// Ingests one OTLP export request for <paramref name="experimentId"/> (null: the default experiment). Never waits
@@ -114,6 +127,10 @@ public sealed class TraceStore : IAsyncDisposable
         ReplayedSpans = _replay.Spans,
         ReplayedBytes = _replay.Bytes,
         LastWalSequence = Math.Max(_replay.NextSequence - 1, Volatile.Read(ref _counters.LastSequence)),
+        OpenTraces = _pipeline.Assembler.OpenTraces,
+        Segments = _pipeline.Catalog.Segments().Count,
+        SegmentsWritten = _pipeline.Sealer.SegmentsWritten,
+        DuplicateSpans = Volatile.Read(ref _counters.DuplicateSpans),
         MemoryUsedBytes = Budget.UsedBytes,
         MemoryPeakBytes = Budget.PeakBytes,
         MemoryBudgetBytes = Budget.LimitBytes,
@@ -127,6 +144,8 @@ public sealed class TraceStore : IAsyncDisposable
             return;
         }
 
+        // Open traces are not sealed at close: they are in the WAL and come back at the next open.
+        await _pipeline.DisposeAsync().ConfigureAwait(false);
         await _wal.DisposeAsync().ConfigureAwait(false);
         _decoders.Dispose();
         _lock.Dispose();
@@ -164,8 +183,9 @@ public sealed class TraceStore : IAsyncDisposable
                 return IngestResult.Rejected(error);
             }
 
-            // Correct the estimate to what the request really holds: its body and its decoded batch.
-            var actual = payload.Body.Length + DecoderPool.Footprint(batch);
+            // Correct the estimate to what the request really holds: its body, its decoded batch, and room for the
+            // assembler's copy of the spans (about the batch again), which the reservation turns into once logged.
+            var actual = payload.Body.Length + (2 * DecoderPool.Footprint(batch));
             if (actual < reserved)
             {
                 Budget.Release(reserved - actual);
@@ -181,7 +201,16 @@ public sealed class TraceStore : IAsyncDisposable
                 reserved = actual;
             }
 
-            return await LogAsync(payload, experiment, batch).ConfigureAwait(false);
+            var reservation = new Reservation(reserved);
+            reserved = 0;
+            try
+            {
+                return await LogAsync(payload, experiment, batch, reservation).ConfigureAwait(false);
+            }
+            finally
+            {
+                Budget.Release(reservation.Take());
+            }
         }
         finally
         {
@@ -232,7 +261,7 @@ public sealed class TraceStore : IAsyncDisposable
         }
     }
 
-    private async ValueTask<IngestResult> LogAsync(OtlpPayload payload, string experiment, SpanBatch batch)
+    private async ValueTask<IngestResult> LogAsync(OtlpPayload payload, string experiment, SpanBatch batch, Reservation reservation)
     {
         var spans = batch.Spans.Count;
         if (spans == 0)
@@ -244,20 +273,35 @@ public sealed class TraceStore : IAsyncDisposable
         }
 
         long sequence;
+        var inFlight = _pipeline.InFlight.Enter(_wal.NextSequence);
         try
         {
-            var entry = new WalEntry(experiment, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), payload.WalFormat, payload.WalEncoding, payload.Body);
-            sequence = await _wal.AppendAsync(entry).ConfigureAwait(false);
-        }
-        catch (WalUnavailableException e)
-        {
-            Interlocked.Increment(ref _counters.UnavailableRequests);
-            if (!e.Retryable)
+            try
             {
-                EngineLog.WalStopped(_logger, e.InnerException?.Message ?? e.Message);
+                var entry = new WalEntry(experiment, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), payload.WalFormat, payload.WalEncoding, payload.Body);
+                sequence = await _wal.AppendAsync(entry).ConfigureAwait(false);
+            }
+            catch (WalUnavailableException e)
+            {
+                Interlocked.Increment(ref _counters.UnavailableRequests);
+                if (!e.Retryable)
+                {
+                    EngineLog.WalStopped(_logger, e.InnerException?.Message ?? e.Message);
+                }
+
+                return IngestResult.Unavailable(e.Message, e.Retryable);
             }
 
-            return IngestResult.Unavailable(e.Message, e.Retryable);
+            // The request's reservation becomes the assembler's copy of the spans: the request's bytes are given back
+            // and the copy counted instead (forced: the spans are durable and cannot be refused now).
+            var added = _pipeline.Assembler.Add(batch, experiment, sequence, reserveGrowth: false);
+            Budget.Release(reservation.Take());
+            Budget.ForceReserve(added.GrownBytes);
+            Interlocked.Add(ref _counters.DuplicateSpans, added.Duplicates);
+        }
+        finally
+        {
+            _pipeline.InFlight.Exit(inFlight);
         }
 
         Interlocked.Increment(ref _counters.AcceptedRequests);
@@ -280,8 +324,9 @@ public sealed class TraceStore : IAsyncDisposable
     /// small bound whatever the log's size. Size limits are lifted (the record was admitted under the limits of its
     /// day); the attribute depth stays, because it decides which spans were kept.
     /// </summary>
-    private static ReplaySummary Replay(IWalStorage storage, TraceStoreOptions options, MemoryBudget budget, ILogger logger)
+    private static ReplaySummary Replay(IWalStorage storage, TraceStoreOptions options, MemoryBudget budget, Pipeline pipeline, ILogger logger)
     {
+        var neededFrom = pipeline.Catalog.WalNeededFrom();
         var started = Stopwatch.GetTimestamp();
         using var decoder = new OtlpRequestDecoder(options.Decoder with { MaxMessageBytes = int.MaxValue, MaxSpansPerRequest = int.MaxValue });
         var batch = new SpanBatch();
@@ -290,12 +335,23 @@ public sealed class TraceStore : IAsyncDisposable
             storage,
             (sequence, entry) =>
             {
+                if (sequence < neededFrom)
+                {
+                    // Verified by the scan; its spans are all in committed segments already.
+                    return;
+                }
+
                 var payload = OtlpPayload.FromWal(entry);
                 var reserved = budget.TryReserve(payload.Body.Length) ? payload.Body.Length : 0;
                 try
                 {
                     decoder.Decode(new ReadOnlySequence<byte>(payload.Body), payload.Format, payload.Encoding, batch);
                     spans += batch.Spans.Count;
+                    pipeline.Assembler.Add(batch, entry.ExperimentId, sequence);
+                    if (budget.IsAboveHighWatermark)
+                    {
+                        pipeline.Sealer.SealNow();
+                    }
                 }
                 catch (OtlpDecodeException e)
                 {
@@ -332,6 +388,14 @@ public sealed class TraceStore : IAsyncDisposable
         }
     }
 
+    /// <summary>Bytes a request holds in the budget, handed from one stage to the next and released exactly once.</summary>
+    private sealed class Reservation(long bytes)
+    {
+        private long _bytes = bytes;
+
+        public long Take() => Interlocked.Exchange(ref _bytes, 0);
+    }
+
     private sealed record ReplaySummary(long Records, long Bytes, long Spans, long NextSequence);
 
     /// <summary>Plain fields so they can be updated with <see cref="Interlocked"/>.</summary>
@@ -345,5 +409,6 @@ public sealed class TraceStore : IAsyncDisposable
         public long RejectedSpans;
         public long AcceptedBytes;
         public long LastSequence;
+        public long DuplicateSpans;
     }
 }

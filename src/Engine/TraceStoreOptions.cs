@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Logging;
+using TraceStore.Engine.Assembly;
 using TraceStore.Engine.Ingest;
+using TraceStore.Engine.Segments;
 using TraceStore.Engine.Wal;
 using TraceStore.Protocol.Otlp;
 
@@ -8,11 +10,17 @@ namespace TraceStore.Engine;
 /// <summary>Settings of one store. Immutable; checked by <see cref="Validate"/> when the store opens.</summary>
 public sealed record TraceStoreOptions
 {
-    /// <summary>The store's folder: <c>wal/</c> for the write-ahead log, a <c>LOCK</c> file that keeps a second
-    /// process out, and (with sealing) segments and the catalog. Created if missing.</summary>
+    /// <summary>The store's folder: <c>wal/</c> for the write-ahead log, <c>segments/</c> and <c>catalog.duckdb</c> for
+    /// sealed traces, and a <c>LOCK</c> file that keeps a second process out. Created if missing.</summary>
     public required string DataDirectory { get; init; }
 
     public WalOptions Wal { get; init; } = new();
+
+    /// <summary>When a trace is complete (and when it is sealed anyway).</summary>
+    public AssemblerOptions Assembler { get; init; } = new();
+
+    /// <summary>How sealed traces are batched into segments.</summary>
+    public SealerOptions Sealer { get; init; } = new();
 
     /// <summary>Limits applied to every request (and again at replay).</summary>
     public OtlpDecoderOptions Decoder { get; init; } = OtlpDecoderOptions.Default;
@@ -45,6 +53,8 @@ public sealed record TraceStoreOptions
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(DataDirectory, nameof(DataDirectory));
         Wal.Validate();
+        Assembler.Validate();
+        Sealer.Validate();
         Decoder.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThan(HighWatermarkFraction, 0.1, nameof(HighWatermarkFraction));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(HighWatermarkFraction, 1.0, nameof(HighWatermarkFraction));

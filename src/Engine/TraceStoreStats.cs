@@ -24,7 +24,8 @@ public sealed record TraceStoreStats
     /// <summary>Body bytes (as received) of accepted requests.</summary>
     public long AcceptedBytes { get; init; }
 
-    /// <summary>WAL records read back when the store opened, and the spans they held.</summary>
+    /// <summary>WAL records read back and verified when the store opened, and the spans of those not yet in segments
+    /// (assembled again).</summary>
     public long ReplayedRecords { get; init; }
 
     public long ReplayedSpans { get; init; }
@@ -33,6 +34,17 @@ public sealed record TraceStoreStats
     public long ReplayedBytes { get; init; }
 
     public long LastWalSequence { get; init; }
+
+    /// <summary>Traces the assembler holds open now.</summary>
+    public long OpenTraces { get; init; }
+
+    /// <summary>Committed segments in the catalog, and segments written since the store opened.</summary>
+    public long Segments { get; init; }
+
+    public long SegmentsWritten { get; init; }
+
+    /// <summary>Spans received again while their trace was still open (client retries), kept once.</summary>
+    public long DuplicateSpans { get; init; }
 
     public long MemoryUsedBytes { get; init; }
 

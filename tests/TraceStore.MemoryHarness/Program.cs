@@ -11,8 +11,9 @@ using TraceStore.Testing;
 
 // Usage:
 //   TraceStore.MemoryHarness overload <data folder> <budget MiB> <seconds> <producers> <request KiB>
-//     Producers ingest back to back and retry 1 ms after each refusal (far sooner than the retry-after asks), so
-//     the store is offered several times what it drains. Prints one JSON line with the outcome counts and memory.
+//     Producers ingest new requests (traces of 10 spans) back to back and retry 1 ms after each refusal (far sooner
+//     than the retry-after asks), so the store is offered several times what it drains, through the whole path:
+//     WAL, assembler, sealing into segments. Prints one JSON line with the outcome counts and memory.
 //   TraceStore.MemoryHarness replay <data folder> <budget MiB>
 //     Opens the store (replaying its WAL) and prints one JSON line with the replay counts and memory.
 // Memory: resident set size sampled every 2 ms; the baseline is taken once the runtime, the store's code and the
@@ -46,6 +47,7 @@ if (mode == "replay")
         records = stats.ReplayedRecords,
         spans = stats.ReplayedSpans,
         wal_bytes = stats.ReplayedBytes,
+        segments_written = stats.SegmentsWritten,
         seconds = elapsed.TotalSeconds,
         budget_bytes = budget,
         budget_peak_bytes = stats.MemoryPeakBytes,
@@ -58,12 +60,16 @@ if (mode == "replay")
 var seconds = double.Parse(args[3], CultureInfo.InvariantCulture);
 var producers = int.Parse(args[4], CultureInfo.InvariantCulture);
 var requestKiB = int.Parse(args[5], CultureInfo.InvariantCulture);
-var spansPerRequest = Math.Max(1, requestKiB * 1024 / 600);
-var payloads = Enumerable.Range(0, 8).Select(seed => OtlpTestRequests.Protobuf(spansPerRequest, valueBytes: 500, seed: seed + 1)).ToArray();
+// Every request is new (its own trace and span ids, traces of 10 spans), so every accepted span can be counted
+// in the segments afterwards.
+var spansPerRequest = Math.Max(10, requestKiB * 1024 / 600 / 10 * 10);
+var nextRequest = 0;
+byte[] NewPayload() => OtlpTestRequests.Protobuf(spansPerRequest, valueBytes: 500, seed: Interlocked.Increment(ref nextRequest), spansPerTrace: 10);
 var overloadStore = TraceStore.Engine.TraceStore.Open(options);
-foreach (var payload in payloads)
+const int WarmupRequests = 8;
+for (var w = 0; w < WarmupRequests; w++)
 {
-    await overloadStore.IngestAsync(new OtlpPayload(payload, OtlpPayloadFormat.Protobuf));
+    await overloadStore.IngestAsync(new OtlpPayload(NewPayload(), OtlpPayloadFormat.Protobuf));
 }
 
 Collect();
@@ -78,10 +84,9 @@ using (var overloadSampler = new ResidentMemorySampler())
 {
     await Task.WhenAll(Enumerable.Range(0, producers).Select(p => Task.Run(async () =>
     {
-        var i = p;
+        var body = NewPayload();
         while (Stopwatch.GetTimestamp() < deadline)
         {
-            var body = payloads[i++ % payloads.Length];
             Interlocked.Add(ref offeredBytes, body.Length);
             var result = await overloadStore.IngestAsync(new OtlpPayload(body, OtlpPayloadFormat.Protobuf));
             Interlocked.Increment(ref outcomes[(int)result.Outcome]);
@@ -89,6 +94,7 @@ using (var overloadSampler = new ResidentMemorySampler())
             {
                 Interlocked.Add(ref acceptedSpans, result.AcceptedSpans);
                 Interlocked.Add(ref acceptedBytes, body.Length);
+                body = NewPayload();
             }
             else if (result.Outcome == IngestOutcome.Overloaded)
             {
@@ -112,8 +118,9 @@ using (var overloadSampler = new ResidentMemorySampler())
         overloaded = outcomes[(int)IngestOutcome.Overloaded],
         unavailable = outcomes[(int)IngestOutcome.Unavailable],
         accepted_spans = acceptedSpans,
-        warmup_requests = payloads.Length,
-        warmup_spans = payloads.Length * spansPerRequest,
+        warmup_requests = WarmupRequests,
+        warmup_spans = WarmupRequests * spansPerRequest,
+        segments_written = overloadStats.SegmentsWritten,
         offered_mb_per_s = offeredBytes / clock.Elapsed.TotalSeconds / 1e6,
         accepted_mb_per_s = acceptedBytes / clock.Elapsed.TotalSeconds / 1e6,
         min_retry_after_ms = minRetryMs,

@@ -83,6 +83,32 @@ public sealed class SegmentCatalog : IDisposable
         }
     }
 
+    /// <summary>
+    /// The lowest WAL sequence whose spans are not all in committed segments, as of the last checkpoint: replay at
+    /// open starts there (records below it are verified but not assembled again). 0 when never set.
+    /// </summary>
+    public long WalNeededFrom()
+    {
+        lock (_gate)
+        {
+            using var result = _connection.Query("SELECT value FROM catalog_meta WHERE key = 'wal_needed_from'");
+            var rows = result.ReadAllRows();
+            return rows.Count == 0 ? 0 : long.Parse((string)rows[0][0]!, System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>Records the WAL position replay may start from (only ever moves forward).</summary>
+    public void SetWalNeededFrom(long sequence)
+    {
+        lock (_gate)
+        {
+            using var upsert = _connection.Prepare(
+                "INSERT INTO catalog_meta VALUES ('wal_needed_from', $1) ON CONFLICT (key) DO UPDATE SET value = CAST(greatest(CAST(value AS BIGINT), CAST(excluded.value AS BIGINT)) AS VARCHAR)");
+            upsert.Bind(1, sequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            upsert.ExecuteNonQuery();
+        }
+    }
+
     /// <summary>The next seal sequence to use: one past the highest committed.</summary>
     public long NextSealSequence()
     {

@@ -20,7 +20,7 @@ public sealed class Sealer : IAsyncDisposable
     private readonly MemoryBudget _budget;
     private readonly SegmentWriter _writer;
     private readonly SegmentCatalog _catalog;
-    private readonly Action<long> _checkpoint;
+    private readonly Action _checkpoint;
     private readonly SealerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -34,9 +34,9 @@ public sealed class Sealer : IAsyncDisposable
     private long _segmentsWritten;
     private Exception? _lastError;
 
-    /// <param name="checkpoint">Called with the lowest WAL sequence still needed after each commit (long.MaxValue when
-    /// nothing is open or pending).</param>
-    public Sealer(SpanAssembler assembler, MemoryBudget budget, SegmentWriter writer, SegmentCatalog catalog, Action<long> checkpoint, SealerOptions options, ILogger logger, TimeProvider? time = null)
+    /// <param name="checkpoint">Called after each commit (under the sealer's lock, nothing pending) to let the WAL
+    /// checkpoint advance.</param>
+    public Sealer(SpanAssembler assembler, MemoryBudget budget, SegmentWriter writer, SegmentCatalog catalog, Action checkpoint, SealerOptions options, ILogger logger, TimeProvider? time = null)
     {
         _assembler = assembler;
         _budget = budget;
@@ -174,7 +174,7 @@ public sealed class Sealer : IAsyncDisposable
         _pending.Clear();
         _pendingSpans = 0;
         _oldestPendingTicks = long.MaxValue;
-        _checkpoint(_assembler.LowestWalSequence());
+        _checkpoint();
         return written;
     }
 }

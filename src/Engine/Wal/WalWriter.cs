@@ -65,6 +65,18 @@ public sealed partial class WalWriter : IAsyncDisposable
     /// <summary>The failure that stopped the log, if it stopped.</summary>
     public Exception? Failure => Volatile.Read(ref _failure);
 
+    /// <summary>The sequence the next append will get (a lower bound for any append not yet made).</summary>
+    public long NextSequence
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _nextSequence;
+            }
+        }
+    }
+
     /// <summary>Highest sequence known to be on disk.</summary>
     public long LastDurableSequence => Volatile.Read(ref _lastDurableSequence);
 

@@ -127,6 +127,11 @@ public sealed class TraceStoreIngestTests : IDisposable
 
             store.Budget.Release(store.Budget.LimitBytes - 1000);
             Assert.Equal(IngestOutcome.Accepted, (await store.IngestAsync(Payload(OtlpTestRequests.Protobuf(10)))).Outcome);
+
+            // What stays counted is the assembler's copy of the spans, until they are sealed.
+            Assert.Equal(10, store.GetStats().OpenTraces);
+            Assert.True(store.Budget.UsedBytes > 0);
+            Assert.Equal(10, store.SealAll());
             Assert.Equal(0, store.Budget.UsedBytes);
         }
 
