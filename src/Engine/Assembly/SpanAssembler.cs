@@ -3,6 +3,9 @@ using TraceStore.Protocol.Model;
 
 namespace TraceStore.Engine.Assembly;
 
+/// <summary>What <see cref="SpanAssembler.Add"/> did: spans new and already held, and the bytes the buffers grew by.</summary>
+public readonly record struct AddResult(int Added, int Duplicates, long GrownBytes);
+
 /// <summary>
 /// Groups spans into per-trace buffers keyed by (experiment, trace id), fed by ingest after the WAL acknowledged a
 /// request and by WAL replay at open, and hands traces to the sealer by the completion policy of
@@ -35,12 +38,15 @@ public sealed class SpanAssembler
     public int OpenTraces => _shards.Sum(s => s.CountUnderLock());
 
     /// <summary>
-    /// Copies every span of <paramref name="batch"/> into its trace's buffer. Returns how many spans were new and how
-    /// many were already held (a client's retry, kept once).
+    /// Copies every span of <paramref name="batch"/> into its trace's buffer. Returns how many spans were new, how
+    /// many were already held (a client's retry, kept once), and by how many bytes the buffers grew. The growth is
+    /// counted in the memory budget here (forced) unless <paramref name="reserveGrowth"/> is false, in which case the
+    /// caller counts it (ingest turns the request's own reservation into it).
     /// </summary>
-    public (int Added, int Duplicates) Add(SpanBatch batch, string experimentId, long walSequence)
+    public AddResult Add(SpanBatch batch, string experimentId, long walSequence, bool reserveGrowth = true)
     {
         int added = 0, duplicates = 0;
+        long grownTotal = 0;
         var now = _time.GetTimestamp();
         foreach (ref readonly var span in batch.Spans.AsSpan())
         {
@@ -73,13 +79,15 @@ public sealed class SpanAssembler
                 }
             }
 
-            if (grown > 0)
-            {
-                _budget.ForceReserve(grown);
-            }
+            grownTotal += grown;
         }
 
-        return (added, duplicates);
+        if (reserveGrowth && grownTotal > 0)
+        {
+            _budget.ForceReserve(grownTotal);
+        }
+
+        return new AddResult(added, duplicates, grownTotal);
     }
 
     /// <summary>Removes and returns the traces due now: parts that filled up, complete traces (root ended, quiet for

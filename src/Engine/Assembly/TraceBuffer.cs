@@ -20,11 +20,11 @@ public sealed class TraceBuffer
 
     public TraceKey Key { get; }
 
-    public ByteArena Arena { get; } = new(1024);
+    public ByteArena Arena { get; } = new(256);
 
-    public RecordList<StoredSpan> Spans { get; } = new(8);
+    public RecordList<StoredSpan> Spans { get; } = new(4);
 
-    public RecordList<StoredKeyValue> Attributes { get; } = new(32);
+    public RecordList<StoredKeyValue> Attributes { get; } = new(8);
 
     public RecordList<StoredEvent> Events { get; } = new(4);
 

@@ -31,11 +31,19 @@ public sealed class SegmentWriter : IDisposable
     private readonly DuckDbDatabase _database;
     private readonly DuckDbConnection _connection;
 
-    public SegmentWriter(string segmentsFolder, int threads = 1)
+    /// <param name="memoryLimitBytes">DuckDB's memory for staging and writing a segment; beyond it DuckDB spills to
+    /// <paramref name="spillFolder"/>. The store counts this slice in its memory budget once, up front.</param>
+    public SegmentWriter(string segmentsFolder, long memoryLimitBytes = 64L << 20, string? spillFolder = null)
     {
         _folder = Path.GetFullPath(segmentsFolder);
         Directory.CreateDirectory(_folder);
-        _database = DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions { Threads = threads });
+        var spill = spillFolder ?? Path.Combine(Path.GetDirectoryName(_folder)!, "tmp");
+        _database = DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions
+        {
+            Threads = 1,
+            MemoryLimitBytes = memoryLimitBytes,
+            Settings = new Dictionary<string, string> { ["temp_directory"] = spill, ["preserve_insertion_order"] = "false" },
+        });
         _connection = _database.Connect();
         _connection.Execute(SegmentFormat.StagingDdl);
     }

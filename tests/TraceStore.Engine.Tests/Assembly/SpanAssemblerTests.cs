@@ -49,8 +49,8 @@ public sealed class SpanAssemblerTests
     public void Span_sent_twice_is_kept_once()
     {
         var assembler = new SpanAssembler(Options, _budget, _time);
-        Assert.Equal((2, 0), assembler.Add(SpanBatches.Decode([new(1, 1, 0), new(1, 2, 1)]), "0", 1));
-        Assert.Equal((1, 1), assembler.Add(SpanBatches.Decode([new(1, 2, 1), new(1, 3, 1)]), "0", 2));
+        Assert.Equal((2, 0), Counts(assembler.Add(SpanBatches.Decode([new(1, 1, 0), new(1, 2, 1)]), "0", 1)));
+        Assert.Equal((1, 1), Counts(assembler.Add(SpanBatches.Decode([new(1, 2, 1), new(1, 3, 1)]), "0", 2)));
 
         var buffer = Assert.Single(assembler.TakeAll()).Buffer;
         Assert.Equal(3, buffer.Spans.Count);
@@ -166,6 +166,8 @@ public sealed class SpanAssemblerTests
                 return sent.SequenceEqual(sealedSpans.Order());
             }).QuickCheckThrowOnFailure();
     }
+
+    private static (int Added, int Duplicates) Counts(AddResult result) => (result.Added, result.Duplicates);
 
     private static TestSpan[] AllSpans() =>
         [.. Enumerable.Range(1, 4).SelectMany(trace => Enumerable.Range(1, 6).Select(span => new TestSpan(trace, (trace * 100) + span, span == 1 ? 0 : (trace * 100) + 1)))];
