@@ -95,7 +95,8 @@ public sealed class Sealer : IAsyncDisposable
             if (pressure)
             {
                 var target = (long)(_budget.LimitBytes * _options.PressureTargetFraction);
-                Collect(_assembler.TakeOldest(_budget.UsedBytes - target));
+                // At least the oldest trace goes, even when the target is above the watermark.
+                Collect(_assembler.TakeOldest(Math.Max(1, _budget.UsedBytes - target)));
             }
 
             var waited = _pending.Count == 0 ? TimeSpan.Zero : _time.GetElapsedTime(_oldestPendingTicks);
