@@ -53,6 +53,7 @@ if (mode == "replay")
         budget_peak_bytes = stats.MemoryPeakBytes,
         baseline_rss_bytes = baseline,
         peak_rss_bytes = sampler.PeakBytes,
+        peak_gc_committed_bytes = sampler.PeakManagedCommittedBytes,
     });
     return 0;
 }
@@ -129,6 +130,7 @@ using (var overloadSampler = new ResidentMemorySampler())
         budget_peak_bytes = overloadStats.MemoryPeakBytes,
         baseline_rss_bytes = overloadBaseline,
         peak_rss_bytes = overloadSampler.PeakBytes,
+        peak_gc_committed_bytes = overloadSampler.PeakManagedCommittedBytes,
     });
 }
 

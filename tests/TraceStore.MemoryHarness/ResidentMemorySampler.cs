@@ -8,6 +8,7 @@ internal sealed class ResidentMemorySampler : IDisposable
     private readonly Thread _thread;
     private volatile bool _stop;
     private long _peak;
+    private long _peakManaged;
 
     public ResidentMemorySampler()
     {
@@ -17,6 +18,9 @@ internal sealed class ResidentMemorySampler : IDisposable
     }
 
     public long PeakBytes => Interlocked.Read(ref _peak);
+
+    /// <summary>Most memory the GC had committed at a sample (live and dead objects, before they are collected).</summary>
+    public long PeakManagedCommittedBytes => Interlocked.Read(ref _peakManaged);
 
     public void Dispose()
     {
@@ -32,6 +36,12 @@ internal sealed class ResidentMemorySampler : IDisposable
             if (rss > Interlocked.Read(ref _peak))
             {
                 Interlocked.Exchange(ref _peak, rss);
+            }
+
+            var managed = GC.GetGCMemoryInfo().TotalCommittedBytes;
+            if (managed > Interlocked.Read(ref _peakManaged))
+            {
+                Interlocked.Exchange(ref _peakManaged, managed);
             }
 
             Thread.Sleep(2);
