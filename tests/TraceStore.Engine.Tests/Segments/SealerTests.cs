@@ -21,7 +21,8 @@ public sealed class SealerTests : IDisposable
     public async Task Finished_traces_wait_for_the_size_or_time_trigger_then_become_one_committed_segment()
     {
         var (assembler, catalog, writer) = Parts();
-        await using var sealer = new Sealer(assembler, _budget, writer, catalog, _checkpoints.Add, new SealerOptions { SegmentTargetSpans = 1000, SegmentMaxDelay = TimeSpan.FromSeconds(30) }, NullLogger.Instance, _time);
+        Sealer? self = null;
+        await using var sealer = self = new Sealer(assembler, _budget, writer, catalog, () => RecordCheckpoint(assembler, self!), new SealerOptions { SegmentTargetSpans = 1000, SegmentMaxDelay = TimeSpan.FromSeconds(30) }, NullLogger.Instance, _time);
         assembler.Add(SpanBatches.Decode([new(1, 1, 0), new(1, 2, 1), new(2, 3, 0)]), "0", walSequence: 4);
         assembler.Add(SpanBatches.Decode([new(3, 4, 0, Ended: false)]), "0", walSequence: 5);
         _time.Advance(TimeSpan.FromSeconds(3));
@@ -52,7 +53,8 @@ public sealed class SealerTests : IDisposable
     public async Task Memory_pressure_seals_the_oldest_open_traces_at_once()
     {
         var (assembler, catalog, writer) = Parts();
-        await using var sealer = new Sealer(assembler, _budget, writer, catalog, _checkpoints.Add, new SealerOptions { PressureTargetFraction = 0.1 }, NullLogger.Instance, _time);
+        Sealer? self = null;
+        await using var sealer = self = new Sealer(assembler, _budget, writer, catalog, () => RecordCheckpoint(assembler, self!), new SealerOptions { PressureTargetFraction = 0.1 }, NullLogger.Instance, _time);
         for (var trace = 1; trace <= 4; trace++)
         {
             assembler.Add(SpanBatches.Decode([new(trace, trace, 0, Ended: false)]), "0", trace);
@@ -71,7 +73,8 @@ public sealed class SealerTests : IDisposable
     public async Task Failed_write_keeps_the_traces_pending_and_the_next_round_writes_them()
     {
         var (assembler, catalog, writer) = Parts();
-        await using var sealer = new Sealer(assembler, _budget, writer, catalog, _checkpoints.Add, new SealerOptions(), NullLogger.Instance, _time);
+        Sealer? self = null;
+        await using var sealer = self = new Sealer(assembler, _budget, writer, catalog, () => RecordCheckpoint(assembler, self!), new SealerOptions(), NullLogger.Instance, _time);
         assembler.Add(SpanBatches.Decode([new(1, 1, 0)]), "0", walSequence: 9);
 
         // A file where the segment folder must go makes the write fail.
@@ -91,6 +94,11 @@ public sealed class SealerTests : IDisposable
         catalog.Dispose();
         writer.Dispose();
     }
+
+    /// <summary>What the store's checkpoint computes from the two parts a sealer test has (no WAL, nothing in flight):
+    /// the lowest WAL sequence the assembler or the sealer still holds.</summary>
+    private void RecordCheckpoint(SpanAssembler assembler, Sealer sealer) =>
+        _checkpoints.Add(Math.Min(assembler.LowestWalSequence(), sealer.LowestPendingWalSequence()));
 
     private (SpanAssembler Assembler, SegmentCatalog Catalog, SegmentWriter Writer) Parts()
     {
