@@ -4,7 +4,6 @@ using System.Text.Json;
 using TraceStore.Engine;
 using TraceStore.Engine.Ingest;
 using TraceStore.MemoryHarness;
-using TraceStore.OtlpOracle;
 using TraceStore.Protocol.Content;
 using TraceStore.Protocol.Otlp;
 using TraceStore.Testing;
@@ -17,7 +16,7 @@ using TraceStore.Testing;
 //   TraceStore.MemoryHarness replay <data folder> <budget MiB>
 //     Opens the store (replaying its WAL) and prints one JSON line with the replay counts and memory.
 // Memory: resident set size sampled every 2 ms; the baseline is taken once the runtime, the store's code and the
-// payloads are loaded, so the growth above it is what the ingest path itself holds.
+// producers' request bodies are loaded, so the growth above it is what the store itself holds.
 var mode = args[0];
 var folder = args[1];
 var budget = long.Parse(args[2], CultureInfo.InvariantCulture) << 20;
@@ -61,16 +60,18 @@ if (mode == "replay")
 var seconds = double.Parse(args[3], CultureInfo.InvariantCulture);
 var producers = int.Parse(args[4], CultureInfo.InvariantCulture);
 var requestKiB = int.Parse(args[5], CultureInfo.InvariantCulture);
-// Every request is new (its own trace and span ids, traces of 10 spans), so every accepted span can be counted
-// in the segments afterwards.
+// Every request is new (its own trace ids, traces of 10 spans), so every accepted span can be counted in the segments
+// afterwards. Each producer's body is built before the baseline and renewed in place (UniquePayload), so the growth
+// measured is the store's, not the harness building requests.
 var spansPerRequest = Math.Max(10, requestKiB * 1024 / 600 / 10 * 10);
-var nextRequest = 0;
-byte[] NewPayload() => OtlpTestRequests.Protobuf(spansPerRequest, valueBytes: 500, seed: Interlocked.Increment(ref nextRequest), spansPerTrace: 10);
+var payloads = Enumerable.Range(1, producers).Select(p => new UniquePayload(spansPerRequest, valueBytes: 500, seed: p, spansPerTrace: 10)).ToArray();
 var overloadStore = TraceStore.Engine.TraceStore.Open(options);
 const int WarmupRequests = 8;
 for (var w = 0; w < WarmupRequests; w++)
 {
-    await overloadStore.IngestAsync(new OtlpPayload(NewPayload(), OtlpPayloadFormat.Protobuf));
+    var warmup = payloads[w % producers];
+    await overloadStore.IngestAsync(new OtlpPayload(warmup.Body, OtlpPayloadFormat.Protobuf));
+    warmup.Renew();
 }
 
 Collect();
@@ -85,17 +86,17 @@ using (var overloadSampler = new ResidentMemorySampler())
 {
     await Task.WhenAll(Enumerable.Range(0, producers).Select(p => Task.Run(async () =>
     {
-        var body = NewPayload();
+        var payload = payloads[p];
         while (Stopwatch.GetTimestamp() < deadline)
         {
-            Interlocked.Add(ref offeredBytes, body.Length);
-            var result = await overloadStore.IngestAsync(new OtlpPayload(body, OtlpPayloadFormat.Protobuf));
+            Interlocked.Add(ref offeredBytes, payload.Body.Length);
+            var result = await overloadStore.IngestAsync(new OtlpPayload(payload.Body, OtlpPayloadFormat.Protobuf));
             Interlocked.Increment(ref outcomes[(int)result.Outcome]);
             if (result.Outcome == IngestOutcome.Accepted)
             {
                 Interlocked.Add(ref acceptedSpans, result.AcceptedSpans);
-                Interlocked.Add(ref acceptedBytes, body.Length);
-                body = NewPayload();
+                Interlocked.Add(ref acceptedBytes, payload.Body.Length);
+                payload.Renew();
             }
             else if (result.Outcome == IngestOutcome.Overloaded)
             {

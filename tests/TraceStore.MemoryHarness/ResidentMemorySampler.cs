@@ -9,6 +9,10 @@ internal sealed class ResidentMemorySampler : IDisposable
     private volatile bool _stop;
     private long _peak;
     private long _peakManaged;
+    private long _nextLine;
+
+    /// <summary>Set MEMORY_HARNESS_TIMELINE=1 for a line of memory figures every 100 ms on stderr.</summary>
+    private static readonly TextWriter? Timeline = Environment.GetEnvironmentVariable("MEMORY_HARNESS_TIMELINE") == "1" ? Console.Error : null;
 
     public ResidentMemorySampler()
     {
@@ -42,6 +46,13 @@ internal sealed class ResidentMemorySampler : IDisposable
             if (managed > Interlocked.Read(ref _peakManaged))
             {
                 Interlocked.Exchange(ref _peakManaged, managed);
+            }
+
+            if (Timeline is { } timeline && Environment.TickCount64 >= _nextLine)
+            {
+                _nextLine = Environment.TickCount64 + 100;
+                var info = GC.GetGCMemoryInfo();
+                timeline.WriteLine($"{Environment.TickCount64 % 100000,6} rss={rss >> 20,4}MiB gc_committed_at_last_gc={managed >> 20,4}MiB gc_heap={info.HeapSizeBytes >> 20,4}MiB gen2={GC.CollectionCount(2)} gen0={GC.CollectionCount(0)} alloc={GC.GetTotalAllocatedBytes() >> 20}MiB heap_now={GC.GetTotalMemory(false) >> 20}MiB");
             }
 
             Thread.Sleep(2);

@@ -149,33 +149,66 @@ public sealed class Sealer : IAsyncDisposable
         }
     }
 
+    /// <summary>Writes the pending traces as segments of at most <see cref="SealerOptions.MaxSegmentBufferBytes"/> of
+    /// trace buffers each (the writer's DuckDB memory is bounded, and a COPY's sort needs a few times its input), oldest
+    /// first. A failed write stops the round; what is not written stays pending. Returns the traces written.</summary>
     private int WritePending()
     {
+        var written = 0;
+        while (_pending.Count > 0)
+        {
+            var count = 0;
+            long bytes = 0;
+            while (count < _pending.Count && (count == 0 || bytes + _pending[count].Buffer.AccountedBytes <= _options.MaxSegmentBufferBytes))
+            {
+                bytes += _pending[count].Buffer.AccountedBytes;
+                count++;
+            }
+
+            if (!WriteSegment(count))
+            {
+                break;
+            }
+
+            written += count;
+        }
+
+        return written;
+    }
+
+    /// <summary>Writes the first <paramref name="count"/> pending traces as one segment, commits it, gives their memory
+    /// back and lets the checkpoint advance. False (the traces stay pending) when the write failed.</summary>
+    private bool WriteSegment(int count)
+    {
         var sequence = _catalog.NextSealSequence();
+        var traces = _pending.GetRange(0, count);
         try
         {
-            var segment = _writer.Write(sequence, [.. _pending.Select(t => t.Buffer)]);
+            var segment = _writer.Write(sequence, [.. traces.Select(t => t.Buffer)]);
             _catalog.Commit(segment);
         }
         catch (Exception e) when (e is IOException or DuckDbException)
         {
             Volatile.Write(ref _lastError, e);
-            EngineLog.SealFailed(_logger, _pending.Count, e.Message);
-            return 0;
+            EngineLog.SealFailed(_logger, count, e.Message);
+            return false;
         }
 
         Volatile.Write(ref _lastError, null);
         Interlocked.Increment(ref _segmentsWritten);
-        var written = _pending.Count;
-        foreach (var trace in _pending)
+        _pending.RemoveRange(0, count);
+        foreach (var trace in traces)
         {
+            _pendingSpans -= trace.Buffer.Spans.Count;
             _assembler.Release(trace);
         }
 
-        _pending.Clear();
-        _pendingSpans = 0;
-        _oldestPendingTicks = long.MaxValue;
+        if (_pending.Count == 0)
+        {
+            _oldestPendingTicks = long.MaxValue;
+        }
+
         _checkpoint();
-        return written;
+        return true;
     }
 }

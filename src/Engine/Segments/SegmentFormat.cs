@@ -65,6 +65,9 @@ public static class SegmentFormat
             tags MAP(VARCHAR, VARCHAR) NOT NULL, metadata MAP(VARCHAR, VARCHAR) NOT NULL);
         """;
 
+    /// <summary>Empties the staging tables between seals by dropping them (their memory goes back at once).</summary>
+    internal const string DropStaging = "DROP TABLE IF EXISTS spans; DROP TABLE IF EXISTS payloads; DROP TABLE IF EXISTS attrs; DROP TABLE IF EXISTS traces;";
+
     internal static string CopySpans(string path) =>
         $"COPY (SELECT * FROM spans ORDER BY trace_id, start_time_ns, span_id) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows: null)}";
 

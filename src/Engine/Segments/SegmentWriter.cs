@@ -31,9 +31,10 @@ public sealed class SegmentWriter : IDisposable
     private readonly DuckDbDatabase _database;
     private readonly DuckDbConnection _connection;
 
-    /// <param name="memoryLimitBytes">DuckDB's memory for staging and writing a segment; beyond it DuckDB spills to
-    /// <paramref name="spillFolder"/>. The store counts this slice in its memory budget once, up front.</param>
-    public SegmentWriter(string segmentsFolder, long memoryLimitBytes = 64L << 20, string? spillFolder = null)
+    /// <param name="memoryLimitBytes">DuckDB's buffer-managed memory for staging and writing a segment; beyond it DuckDB
+    /// spills to <paramref name="spillFolder"/>. Not in the memory budget: the process margin above the budget covers
+    /// it (docs/ingest.md, "The memory budget").</param>
+    public SegmentWriter(string segmentsFolder, long memoryLimitBytes = 24L << 20, string? spillFolder = null)
     {
         _folder = Path.GetFullPath(segmentsFolder);
         Directory.CreateDirectory(_folder);
@@ -42,7 +43,17 @@ public sealed class SegmentWriter : IDisposable
         {
             Threads = 1,
             MemoryLimitBytes = memoryLimitBytes,
-            Settings = new Dictionary<string, string> { ["temp_directory"] = spill, ["preserve_insertion_order"] = "false" },
+            Settings = new Dictionary<string, string>
+            {
+                ["temp_directory"] = spill,
+                ["preserve_insertion_order"] = "false",
+
+                // DuckDB's jemalloc keeps freed pages resident (measured: 75-120 MiB resident for 25-85 MiB allocated
+                // across seals). Flushing after every task and after every bulk free (dropping the staging tables)
+                // gives them back: 36 MiB resident at peak. A seal is a few statements, so the cost is not measurable.
+                ["allocator_flush_threshold"] = "1MB",
+                ["allocator_bulk_deallocation_flush_threshold"] = "1MB",
+            },
         });
         _connection = _database.Connect();
         _connection.Execute(SegmentFormat.StagingDdl);
@@ -68,7 +79,10 @@ public sealed class SegmentWriter : IDisposable
     public SegmentInfo Write(long sealSequence, IReadOnlyList<TraceBuffer> traces)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(traces.Count, nameof(traces));
-        _connection.Execute("DELETE FROM spans; DELETE FROM payloads; DELETE FROM attrs; DELETE FROM traces;");
+        // Dropped and created again, not DELETEd: in an in-memory database a DELETE keeps the row groups (measured: the
+        // writer's native allocation grew to 85 MiB over a few seals with DELETE, 26-36 MiB with DROP).
+        _connection.Execute(SegmentFormat.DropStaging);
+        _connection.Execute(SegmentFormat.StagingDdl);
         long spans;
         using (var rows = new SpanRowWriter(_connection))
         using (var summaries = new TraceRowWriter(_connection))
