@@ -37,7 +37,11 @@ public sealed class SegmentCatalog : IDisposable
         _segmentsFolder = segmentsFolder;
         _database = database;
         _connection = connection;
+        Overlay = new TraceOverlay(_gate, connection);
     }
+
+    /// <summary>Tag changes and deletions made after sealing, stored in the same database.</summary>
+    public TraceOverlay Overlay { get; }
 
     /// <summary>Opens (or creates) the catalog of the store in <paramref name="dataDirectory"/>; its segments live in
     /// <c>DIR/segments</c>.</summary>
@@ -48,6 +52,7 @@ public sealed class SegmentCatalog : IDisposable
         {
             var connection = database.Connect();
             connection.Execute(Schema);
+            connection.Execute(TraceOverlay.Schema);
             CheckVersion(connection);
             return new SegmentCatalog(Path.Combine(dataDirectory, "segments"), database, connection);
         }

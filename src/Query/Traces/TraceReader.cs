@@ -41,6 +41,11 @@ public sealed class TraceReader : IDisposable
             return null;
         }
 
+        if (_catalog.Overlay.IsDeleted(traceId))
+        {
+            return null;
+        }
+
         TraceSummary? summary = null;
         var spans = new List<SpanRow>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -60,7 +65,12 @@ public sealed class TraceReader : IDisposable
             }
         }
 
-        return summary is null ? null : new StoredTrace(summary, [.. spans.OrderBy(s => s.StartTimeNs).ThenBy(s => s.SpanId, StringComparer.Ordinal)]);
+        if (summary is null)
+        {
+            return null;
+        }
+
+        return new StoredTrace(summary with { Tags = ApplyTagChanges(summary.Tags, _catalog.Overlay.TagChanges(traceId)) }, [.. spans.OrderBy(s => s.StartTimeNs).ThenBy(s => s.SpanId, StringComparer.Ordinal)]);
     }
 
     public void Dispose()
@@ -145,6 +155,25 @@ public sealed class TraceReader : IDisposable
         }
 
         return spans;
+    }
+
+    /// <summary>The sealed tags with the overlay's later changes on top (a null value: deleted).</summary>
+    private static SortedDictionary<string, string> ApplyTagChanges(IReadOnlyDictionary<string, string> tags, IReadOnlyDictionary<string, string?> changes)
+    {
+        var merged = new SortedDictionary<string, string>(tags.ToDictionary(), StringComparer.Ordinal);
+        foreach (var (key, value) in changes)
+        {
+            if (value is null)
+            {
+                merged.Remove(key);
+            }
+            else
+            {
+                merged[key] = value;
+            }
+        }
+
+        return merged;
     }
 
     private static bool IsTraceId(string traceId) =>
