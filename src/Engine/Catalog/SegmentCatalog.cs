@@ -38,7 +38,11 @@ public sealed class SegmentCatalog : IDisposable
         _database = database;
         _connection = connection;
         Overlay = new TraceOverlay(_gate, connection);
+        Assessments = new AssessmentTable(_gate, connection);
     }
+
+    /// <summary>Assessments of traces, stored in the same database.</summary>
+    public AssessmentTable Assessments { get; }
 
     /// <summary>Tag changes and deletions made after sealing, stored in the same database.</summary>
     public TraceOverlay Overlay { get; }
@@ -53,6 +57,7 @@ public sealed class SegmentCatalog : IDisposable
             var connection = database.Connect();
             connection.Execute(Schema);
             connection.Execute(TraceOverlay.Schema);
+            connection.Execute(AssessmentTable.Schema);
             CheckVersion(connection);
             return new SegmentCatalog(Path.Combine(dataDirectory, "segments"), database, connection);
         }

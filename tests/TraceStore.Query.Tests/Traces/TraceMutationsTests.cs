@@ -1,14 +1,4 @@
-using System.Buffers;
-using Google.Protobuf;
-using OpenTelemetry.Proto.Collector.Trace.V1;
-using OpenTelemetry.Proto.Trace.V1;
-using TraceStore.Engine.Admission;
-using TraceStore.Engine.Assembly;
 using TraceStore.Engine.Catalog;
-using TraceStore.Engine.Segments;
-using TraceStore.Protocol.Content;
-using TraceStore.Protocol.Model;
-using TraceStore.Protocol.Otlp;
 using TraceStore.Query.Traces;
 using TraceStore.Testing;
 
@@ -16,22 +6,14 @@ namespace TraceStore.Query.Tests.Traces;
 
 public sealed class TraceMutationsTests : IDisposable
 {
-    private const long BaseMs = 1_763_700_000_000;
+    private const long BaseMs = SealedTraces.BaseMs;
     private readonly TempDirectory _folder = new("trace-mutations");
     private SegmentCatalog _catalog;
     private TraceReader _reader;
 
     public TraceMutationsTests()
     {
-        _catalog = SegmentCatalog.Open(_folder.Path);
-        var assembler = new SpanAssembler(new AssemblerOptions(), new MemoryBudget(64L << 20));
-        assembler.Add(Request((1, BaseMs + 10), (2, BaseMs + 20), (3, BaseMs + 30)), "exp", walSequence: 1);
-        assembler.Add(Request((4, BaseMs + 5)), "other", walSequence: 2);
-        using (var writer = new SegmentWriter(_catalog.SegmentsFolder))
-        {
-            _catalog.Commit(writer.Write(1, [.. assembler.TakeAll().Select(t => t.Buffer)]));
-        }
-
+        _catalog = SealedTraces.Create(_folder.Path);
         _reader = new TraceReader(_catalog);
     }
 
@@ -128,6 +110,8 @@ public sealed class TraceMutationsTests : IDisposable
         Assert.Equal(QueryErrorCode.InvalidParameterValue, error.Code);
     }
 
+    private static string Id(int trace) => SealedTraces.Id(trace);
+
     private TraceMutations Mutations() => new(_catalog, _reader);
 
     private void Reopen()
@@ -136,34 +120,5 @@ public sealed class TraceMutationsTests : IDisposable
         _catalog.Dispose();
         _catalog = SegmentCatalog.Open(_folder.Path);
         _reader = new TraceReader(_catalog);
-    }
-
-    private static string Id(int trace) => "tr-" + TraceIdOf(trace).ToHex();
-
-    private static TraceId TraceIdOf(int trace) => new(0xABCD_0000_0000_0000UL, (ulong)trace);
-
-    /// <summary>One root span per trace, starting at the given Unix millisecond.</summary>
-    private static SpanBatch Request(params (int Trace, long StartMs)[] traces)
-    {
-        var scope = new ScopeSpans();
-        foreach (var (trace, startMs) in traces)
-        {
-            var traceId = new byte[16];
-            TraceIdOf(trace).WriteBytes(traceId);
-            scope.Spans.Add(new Span
-            {
-                TraceId = ByteString.CopyFrom(traceId),
-                SpanId = ByteString.CopyFrom([1, 2, 3, 4, 5, 6, 7, (byte)trace]),
-                Name = $"root-{trace}",
-                StartTimeUnixNano = (ulong)startMs * 1_000_000,
-                EndTimeUnixNano = ((ulong)startMs + 5) * 1_000_000,
-            });
-        }
-
-        var request = new ExportTraceServiceRequest { ResourceSpans = { new ResourceSpans { ScopeSpans = { scope } } } };
-        var batch = new SpanBatch();
-        using var decoder = new OtlpRequestDecoder();
-        decoder.Decode(new ReadOnlySequence<byte>(request.ToByteArray()), OtlpPayloadFormat.Protobuf, OtlpContentEncoding.Identity, batch);
-        return batch;
     }
 }
