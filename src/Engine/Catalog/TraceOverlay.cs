@@ -77,6 +77,16 @@ public sealed class TraceOverlay
         }
     }
 
+    /// <summary>Every deleted trace id (compaction leaves them out of merged segments).</summary>
+    public IReadOnlyList<string> DeletedTraceIds()
+    {
+        lock (_gate)
+        {
+            using var result = _connection.Query("SELECT trace_id FROM deleted_traces ORDER BY trace_id");
+            return [.. result.ReadAllRows().Select(r => (string)r[0]!)];
+        }
+    }
+
     public bool IsDeleted(string traceId)
     {
         lock (_gate)
