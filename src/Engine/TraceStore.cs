@@ -308,7 +308,7 @@ public sealed class TraceStore : IAsyncDisposable
         Interlocked.Add(ref _counters.AcceptedSpans, spans);
         Interlocked.Add(ref _counters.RejectedSpans, batch.RejectedSpans);
         Interlocked.Add(ref _counters.AcceptedBytes, payload.Body.Length);
-        InterlockedMax(ref _counters.LastSequence, sequence);
+        AtomicMax.Raise(ref _counters.LastSequence, sequence);
         return IngestResult.Accepted(spans, batch.RejectedSpans, batch.FirstRejection, sequence);
     }
 
@@ -371,21 +371,6 @@ public sealed class TraceStore : IAsyncDisposable
         var elapsedMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         EngineLog.Replayed(logger, result.Records, result.Bytes, spans, elapsedMs);
         return new ReplaySummary(result.Records, result.Bytes, spans, result.NextSequence);
-    }
-
-    private static void InterlockedMax(ref long target, long value)
-    {
-        var current = Volatile.Read(ref target);
-        while (value > current)
-        {
-            var seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
     }
 
     /// <summary>Bytes a request holds in the budget, handed from one stage to the next and released exactly once.</summary>

@@ -150,18 +150,7 @@ public sealed class MemoryBudget
 
     private void OnReserved(long before, long after)
     {
-        var peak = Volatile.Read(ref _peak);
-        while (after > peak)
-        {
-            var seen = Interlocked.CompareExchange(ref _peak, after, peak);
-            if (seen == peak)
-            {
-                break;
-            }
-
-            peak = seen;
-        }
-
+        AtomicMax.Raise(ref _peak, after);
         if (before <= HighWatermarkBytes && after > HighWatermarkBytes)
         {
             HighWatermarkCrossed?.Invoke();

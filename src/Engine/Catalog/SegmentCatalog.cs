@@ -37,7 +37,15 @@ public sealed class SegmentCatalog : IDisposable
         _segmentsFolder = segmentsFolder;
         _database = database;
         _connection = connection;
+        Overlay = new TraceOverlay(_gate, connection);
+        Assessments = new AssessmentTable(_gate, connection);
     }
+
+    /// <summary>Assessments of traces, stored in the same database.</summary>
+    public AssessmentTable Assessments { get; }
+
+    /// <summary>Tag changes and deletions made after sealing, stored in the same database.</summary>
+    public TraceOverlay Overlay { get; }
 
     /// <summary>Opens (or creates) the catalog of the store in <paramref name="dataDirectory"/>; its segments live in
     /// <c>DIR/segments</c>.</summary>
@@ -48,6 +56,8 @@ public sealed class SegmentCatalog : IDisposable
         {
             var connection = database.Connect();
             connection.Execute(Schema);
+            connection.Execute(TraceOverlay.Schema);
+            connection.Execute(AssessmentTable.Schema);
             CheckVersion(connection);
             return new SegmentCatalog(Path.Combine(dataDirectory, "segments"), database, connection);
         }
@@ -66,20 +76,55 @@ public sealed class SegmentCatalog : IDisposable
     {
         lock (_gate)
         {
-            using var insert = _connection.Prepare($"INSERT INTO segments ({Columns}, committed_unix_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
-            insert.Bind(1, segment.SealSequence);
-            insert.Bind(2, Path.GetFileName(segment.Folder));
-            insert.Bind(3, segment.FormatVersion);
-            insert.BindList(4, DuckDbLogicalType.Varchar, segment.Experiments);
-            insert.Bind(5, segment.Traces);
-            insert.Bind(6, segment.Spans);
-            insert.Bind(7, segment.MinTraceId);
-            insert.Bind(8, segment.MaxTraceId);
-            insert.Bind(9, segment.MinStartTimeNs);
-            insert.Bind(10, segment.MaxStartTimeNs);
-            insert.Bind(11, segment.Bytes);
-            insert.Bind(12, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-            insert.ExecuteNonQuery();
+            Insert(segment);
+        }
+    }
+
+    private void Insert(SegmentInfo segment)
+    {
+        using var insert = _connection.Prepare($"INSERT INTO segments ({Columns}, committed_unix_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
+        insert.Bind(1, segment.SealSequence);
+        insert.Bind(2, Path.GetFileName(segment.Folder));
+        insert.Bind(3, segment.FormatVersion);
+        insert.BindList(4, DuckDbLogicalType.Varchar, segment.Experiments);
+        insert.Bind(5, segment.Traces);
+        insert.Bind(6, segment.Spans);
+        insert.Bind(7, segment.MinTraceId);
+        insert.Bind(8, segment.MaxTraceId);
+        insert.Bind(9, segment.MinStartTimeNs);
+        insert.Bind(10, segment.MaxStartTimeNs);
+        insert.Bind(11, segment.Bytes);
+        insert.Bind(12, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        insert.ExecuteNonQuery();
+    }
+
+    /// <summary>Replaces <paramref name="inputs"/> by <paramref name="merged"/> (or by nothing) in one transaction:
+    /// readers see either the inputs or the merged segment, never both or neither.</summary>
+    public void ReplaceSegments(IReadOnlyList<SegmentInfo> inputs, SegmentInfo? merged)
+    {
+        lock (_gate)
+        {
+            _connection.Execute("BEGIN TRANSACTION");
+            try
+            {
+                using (var delete = _connection.Prepare("DELETE FROM segments WHERE list_contains($1, seal_sequence)"))
+                {
+                    delete.BindList(1, DuckDbLogicalType.BigInt, inputs.Select(s => s.SealSequence).ToList());
+                    delete.ExecuteNonQuery();
+                }
+
+                if (merged is not null)
+                {
+                    Insert(merged);
+                }
+
+                _connection.Execute("COMMIT");
+            }
+            catch
+            {
+                _connection.Execute("ROLLBACK");
+                throw;
+            }
         }
     }
 

@@ -68,17 +68,23 @@ public static class SegmentFormat
     /// <summary>Empties the staging tables between seals by dropping them (their memory goes back at once).</summary>
     internal const string DropStaging = "DROP TABLE IF EXISTS spans; DROP TABLE IF EXISTS payloads; DROP TABLE IF EXISTS attrs; DROP TABLE IF EXISTS traces;";
 
-    internal static string CopySpans(string path) =>
-        $"COPY (SELECT * FROM spans ORDER BY trace_id, start_time_ns, span_id) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows: null)}";
+    /// <summary>The sort order of each file (the compactor keeps it when it merges segments).</summary>
+    internal const string SpansOrder = "trace_id, start_time_ns, span_id";
+    internal const string AttrsOrder = "key, value, trace_id, span_id";
+    internal const string TracesOrder = "request_time_ms, trace_id";
 
-    internal static string CopyPayloads(string path) =>
-        $"COPY (SELECT * EXCLUDE (start_time_ns) FROM payloads ORDER BY trace_id, start_time_ns, span_id) TO {DuckDbSql.Literal(path)} {Options(PayloadRowGroupRows)}";
+    internal static string CopySpans(string path) => Copy("SELECT * FROM spans", SpansOrder, path, rowGroupRows: null);
 
-    internal static string CopyAttrs(string path) =>
-        $"COPY (SELECT * FROM attrs ORDER BY key, value, trace_id, span_id) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows: null)}";
+    internal static string CopyPayloads(string path) => Copy("SELECT * EXCLUDE (start_time_ns) FROM payloads", SpansOrder, path, PayloadRowGroupRows);
 
-    internal static string CopyTraces(string path) =>
-        $"COPY (SELECT * FROM traces ORDER BY request_time_ms, trace_id) TO {DuckDbSql.Literal(path)} {Options(TraceRowGroupRows)}";
+    internal static string CopyAttrs(string path) => Copy("SELECT * FROM attrs", AttrsOrder, path, rowGroupRows: null);
+
+    internal static string CopyTraces(string path) => Copy("SELECT * FROM traces", TracesOrder, path, TraceRowGroupRows);
+
+    /// <summary>COPY of <paramref name="select"/> sorted by <paramref name="order"/> to <paramref name="path"/> as a
+    /// segment file: zstd Parquet with the format-version key.</summary>
+    internal static string Copy(string select, string order, string path, int? rowGroupRows) =>
+        $"COPY ({select} ORDER BY {order}) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows)}";
 
     private static string Options(int? rowGroupRows) =>
         $"(FORMAT parquet, COMPRESSION zstd{(rowGroupRows is { } rows ? $", ROW_GROUP_SIZE {rows}" : "")}, KV_METADATA {{'{VersionKey}': '{Version}'}})";

@@ -18,7 +18,7 @@ internal sealed class TraceRowWriter(DuckDbConnection connection) : IDisposable
         _traces.Column(c++).SetInt64(row, sealSequence);
         _traces.Column(c++).SetInt64(row, summary.RequestTimeMs);
         SetOptional(_traces.Column(c++), row, summary.ExecutionDurationMs);
-        _traces.Column(c++).SetString(row, StateName(summary.State));
+        _traces.Column(c++).SetString(row, TraceInfoJson.StateName(summary.State));
         SetOptional(_traces.Column(c++), row, summary.RequestPreview);
         SetOptional(_traces.Column(c++), row, summary.ResponsePreview);
         SetOptional(_traces.Column(c++), row, summary.TraceName);
@@ -43,15 +43,6 @@ internal sealed class TraceRowWriter(DuckDbConnection connection) : IDisposable
     public void Close() => _traces.Close();
 
     public void Dispose() => _traces.Dispose();
-
-    /// <summary>MLflow's state names, as its SQL store keeps them in <c>trace_info.status</c>.</summary>
-    internal static string StateName(TraceState state) => state switch
-    {
-        TraceState.Ok => "OK",
-        TraceState.Error => "ERROR",
-        TraceState.InProgress => "IN_PROGRESS",
-        _ => "STATE_UNSPECIFIED",
-    };
 
     /// <summary>Distinct "TYPE:name" of the trace's spans, so "a TOOL span named search_web" is answered from the trace
     /// row alone (segment-layout.md, Q4).</summary>

@@ -1,0 +1,115 @@
+using TraceStore.DuckDb;
+
+namespace TraceStore.Engine.Catalog;
+
+/// <summary>
+/// Mutable state beside the immutable segments, kept durably in the catalog database: tag changes made after a trace
+/// was sealed (set or deleted, last change wins) and deleted traces. Reads apply it on top of what the segments hold;
+/// compaction folds it into new segments (later). Validation of MLflow's rules (tag keys, existence) is the caller's:
+/// this class stores what it is told. Thread-safe through the catalog's lock.
+/// </summary>
+public sealed class TraceOverlay
+{
+    internal const string Schema = """
+        CREATE TABLE IF NOT EXISTS tag_overlay (
+            trace_id VARCHAR NOT NULL, key VARCHAR NOT NULL, value VARCHAR, deleted BOOLEAN NOT NULL, changed_unix_ms BIGINT NOT NULL,
+            PRIMARY KEY (trace_id, key));
+        CREATE TABLE IF NOT EXISTS deleted_traces (
+            trace_id VARCHAR PRIMARY KEY, experiment_id VARCHAR NOT NULL, deleted_unix_ms BIGINT NOT NULL);
+        """;
+
+    private readonly object _gate;
+    private readonly DuckDbConnection _connection;
+
+    internal TraceOverlay(object gate, DuckDbConnection connection)
+    {
+        _gate = gate;
+        _connection = connection;
+    }
+
+    /// <summary>Sets (or re-sets) a tag on a trace.</summary>
+    public void SetTag(string traceId, string key, string value) => UpsertTag(traceId, key, value, deleted: false);
+
+    /// <summary>Records that a tag is gone, whether it came from a segment or an earlier <see cref="SetTag"/>.</summary>
+    public void DeleteTag(string traceId, string key) => UpsertTag(traceId, key, null, deleted: true);
+
+    /// <summary>Tag changes of one trace: key → new value, or null where the tag was deleted.</summary>
+    public IReadOnlyDictionary<string, string?> TagChanges(string traceId)
+    {
+        lock (_gate)
+        {
+            using var query = _connection.Prepare("SELECT key, value, deleted FROM tag_overlay WHERE trace_id = $1");
+            query.Bind(1, traceId);
+            using var result = query.Execute();
+            return result.ReadAllRows().ToDictionary(r => (string)r[0]!, r => (bool)r[2]! ? null : (string?)r[1], StringComparer.Ordinal);
+        }
+    }
+
+    /// <summary>Marks traces deleted; returns how many were not deleted before.</summary>
+    public int DeleteTraces(string experimentId, IEnumerable<string> traceIds)
+    {
+        lock (_gate)
+        {
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var deleted = 0;
+            _connection.Execute("BEGIN TRANSACTION");
+            try
+            {
+                using var insert = _connection.Prepare("INSERT INTO deleted_traces VALUES ($1, $2, $3) ON CONFLICT (trace_id) DO NOTHING");
+                foreach (var traceId in traceIds.Distinct(StringComparer.Ordinal))
+                {
+                    insert.ClearBindings();
+                    insert.Bind(1, traceId);
+                    insert.Bind(2, experimentId);
+                    insert.Bind(3, now);
+                    deleted += (int)insert.ExecuteNonQuery();
+                }
+
+                _connection.Execute("COMMIT");
+            }
+            catch
+            {
+                _connection.Execute("ROLLBACK");
+                throw;
+            }
+
+            return deleted;
+        }
+    }
+
+    /// <summary>Every deleted trace id (compaction leaves them out of merged segments).</summary>
+    public IReadOnlyList<string> DeletedTraceIds()
+    {
+        lock (_gate)
+        {
+            using var result = _connection.Query("SELECT trace_id FROM deleted_traces ORDER BY trace_id");
+            return [.. result.ReadAllRows().Select(r => (string)r[0]!)];
+        }
+    }
+
+    public bool IsDeleted(string traceId)
+    {
+        lock (_gate)
+        {
+            using var query = _connection.Prepare("SELECT count(*) FROM deleted_traces WHERE trace_id = $1");
+            query.Bind(1, traceId);
+            using var result = query.Execute();
+            return Convert.ToInt64(result.ReadAllRows()[0][0], System.Globalization.CultureInfo.InvariantCulture) > 0;
+        }
+    }
+
+    private void UpsertTag(string traceId, string key, string? value, bool deleted)
+    {
+        lock (_gate)
+        {
+            using var upsert = _connection.Prepare(
+                "INSERT INTO tag_overlay VALUES ($1, $2, $3, $4, $5) ON CONFLICT (trace_id, key) DO UPDATE SET value = excluded.value, deleted = excluded.deleted, changed_unix_ms = excluded.changed_unix_ms");
+            upsert.Bind(1, traceId);
+            upsert.Bind(2, key);
+            upsert.Bind(3, value);
+            upsert.Bind(4, deleted);
+            upsert.Bind(5, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            upsert.ExecuteNonQuery();
+        }
+    }
+}

@@ -1,0 +1,202 @@
+using System.Globalization;
+using TraceStore.DuckDb;
+using TraceStore.Engine.Assembly;
+using TraceStore.Engine.Catalog;
+using TraceStore.Engine.Segments;
+using TraceStore.Engine.Traces;
+using TraceStore.Protocol.GenAi;
+using TraceStore.Protocol.Model;
+
+namespace TraceStore.Query.Traces;
+
+/// <summary>
+/// Reads one trace back from sealed segments: the catalog names the segments whose zone maps can hold the id, and
+/// only those segments' files are opened (sorted ids and row-group statistics keep each read to about a row group).
+/// A trace sealed in parts (late spans, large traces) is merged: spans are deduplicated by span id (the first stored
+/// wins, as in the assembler), and the summary is the one sealed last. Not thread-safe: one reader per thread.
+/// </summary>
+public sealed class TraceReader : IDisposable
+{
+    private static readonly System.Buffers.SearchValues<char> LowerHex = System.Buffers.SearchValues.Create("0123456789abcdef");
+
+    private readonly SegmentCatalog _catalog;
+    private readonly DuckDbDatabase _database;
+    private readonly DuckDbConnection _connection;
+
+    public TraceReader(SegmentCatalog catalog)
+    {
+        _catalog = catalog;
+        _database = DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions { Threads = 1 });
+        _connection = _database.Connect();
+    }
+
+    /// <summary>The trace with MLflow id <paramref name="traceId"/> (<c>tr-</c> + 32 hex), or null when no committed
+    /// segment holds it.</summary>
+    public StoredTrace? Get(string traceId)
+    {
+        ArgumentNullException.ThrowIfNull(traceId);
+        if (!IsTraceId(traceId))
+        {
+            // Ids this store can hold are tr- and 32 lowercase hex digits; anything else is simply not here.
+            return null;
+        }
+
+        if (_catalog.Overlay.IsDeleted(traceId))
+        {
+            return null;
+        }
+
+        TraceSummary? summary = null;
+        var spans = new List<SpanRow>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var segment in _catalog.Candidates(traceId: traceId))
+        {
+            if (ReadSummary(segment, traceId) is { } latest)
+            {
+                summary = latest;
+            }
+
+            foreach (var span in ReadSpans(segment, traceId))
+            {
+                if (seen.Add(span.SpanId))
+                {
+                    spans.Add(span);
+                }
+            }
+        }
+
+        if (summary is null)
+        {
+            return null;
+        }
+
+        return new StoredTrace(summary with { Tags = ApplyTagChanges(summary.Tags, _catalog.Overlay.TagChanges(traceId)) }, [.. spans.OrderBy(s => s.StartTimeNs).ThenBy(s => s.SpanId, StringComparer.Ordinal)]);
+    }
+
+    public void Dispose()
+    {
+        _connection.Dispose();
+        _database.Dispose();
+    }
+
+    private TraceSummary? ReadSummary(SegmentInfo segment, string traceId)
+    {
+        var file = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.TracesFile));
+        using var query = _connection.Prepare(
+            $"SELECT experiment_id, request_time_ms, execution_duration_ms, state, request_preview, response_preview, trace_name, session_id, user_id, " +
+            $"input_tokens, output_tokens, total_tokens, cache_read_input_tokens, cache_creation_input_tokens, span_count, error_span_count, " +
+            $"service_names, models, span_types, tags, metadata FROM read_parquet({file}) WHERE trace_id = $1");
+        query.Bind(1, traceId);
+        using var result = query.Execute();
+        var rows = result.ReadAllRows();
+        if (rows.Count == 0)
+        {
+            return null;
+        }
+
+        var r = rows[0];
+        TokenUsage? usage = r[9] is long input
+            ? new TokenUsage(input, (long?)r[10] ?? 0, (long?)r[11] ?? 0, (long?)r[12], (long?)r[13])
+            : null;
+        var metadata = Map(r[20]);
+        return new TraceSummary
+        {
+            Key = new TraceKey((string)r[0]!, ParseTraceId(traceId)),
+            RequestTimeMs = (long)r[1]!,
+            ExecutionDurationMs = (long?)r[2],
+            State = ParseState((string)r[3]!),
+            RequestPreview = (string?)r[4],
+            ResponsePreview = (string?)r[5],
+            TraceName = (string?)r[6],
+            SessionId = (string?)r[7],
+            UserId = (string?)r[8],
+            TokenUsage = usage,
+            SpanCount = (int)r[14]!,
+            ErrorSpanCount = (int)r[15]!,
+            SizeStats = default,
+            ServiceNames = Strings(r[16]),
+            Models = Strings(r[17]),
+            SpanTypes = Strings(r[18]),
+            LowestWalSequence = 0,
+            Tags = Map(r[19]),
+            Metadata = metadata,
+        };
+    }
+
+    private List<SpanRow> ReadSpans(SegmentInfo segment, string traceId)
+    {
+        var spansFile = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.SpansFile));
+        var payloadsFile = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.PayloadsFile));
+        using var query = _connection.Prepare(
+            $"SELECT s.span_id, s.parent_span_id, s.name, s.start_time_ns, s.end_time_ns, s.status, s.status_message, s.attributes, s.events, " +
+            $"p.inputs_key, p.inputs, p.outputs_key, p.outputs " +
+            $"FROM (SELECT * FROM read_parquet({spansFile}) WHERE trace_id = $1) s " +
+            $"LEFT JOIN (SELECT * FROM read_parquet({payloadsFile}) WHERE trace_id = $1) p ON p.span_id = s.span_id");
+        query.Bind(1, traceId);
+        using var result = query.Execute();
+        var spans = new List<SpanRow>();
+        foreach (var r in result.ReadAllRows())
+        {
+            var attributes = ((List<KeyValuePair<object, object?>>)r[7]!).Select(e => new KeyValuePair<string, string>((string)e.Key, (string)e.Value!)).ToList();
+            if (r[9] is string inputsKey)
+            {
+                attributes.Add(new(inputsKey, (string)r[10]!));
+            }
+
+            if (r[11] is string outputsKey)
+            {
+                attributes.Add(new(outputsKey, (string)r[12]!));
+            }
+
+            var events = ((List<object?>)r[8]!).Cast<Dictionary<string, object?>>()
+                .Select(e => new EventRow((string)e["name"]!, (long)e["time_ns"]!, (string?)e["attributes"]))
+                .ToList();
+            spans.Add(new SpanRow(traceId, (string)r[0]!, (string?)r[1], (string)r[2]!, (long)r[3]!, (long?)r[4], (string)r[5]!, (string?)r[6], attributes, events));
+        }
+
+        return spans;
+    }
+
+    /// <summary>The sealed tags with the overlay's later changes on top (a null value: deleted).</summary>
+    private static SortedDictionary<string, string> ApplyTagChanges(IReadOnlyDictionary<string, string> tags, IReadOnlyDictionary<string, string?> changes)
+    {
+        var merged = new SortedDictionary<string, string>(tags.ToDictionary(), StringComparer.Ordinal);
+        foreach (var (key, value) in changes)
+        {
+            if (value is null)
+            {
+                merged.Remove(key);
+            }
+            else
+            {
+                merged[key] = value;
+            }
+        }
+
+        return merged;
+    }
+
+    private static bool IsTraceId(string traceId) =>
+        traceId.Length == 35 && traceId.StartsWith("tr-", StringComparison.Ordinal) && !traceId.AsSpan(3).ContainsAnyExcept(LowerHex);
+
+    private static TraceId ParseTraceId(string traceId)
+    {
+        var hex = traceId.StartsWith("tr-", StringComparison.Ordinal) ? traceId[3..] : traceId;
+        return new TraceId(
+            ulong.Parse(hex.AsSpan(0, 16), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+            ulong.Parse(hex.AsSpan(16, 16), NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+    }
+
+    private static TraceState ParseState(string state) => state switch
+    {
+        "OK" => TraceState.Ok,
+        "ERROR" => TraceState.Error,
+        "IN_PROGRESS" => TraceState.InProgress,
+        _ => TraceState.StateUnspecified,
+    };
+
+    private static List<string> Strings(object? list) => [.. ((List<object?>)list!).Select(e => (string)e!)];
+
+    private static SortedDictionary<string, string> Map(object? map) =>
+        new(((List<KeyValuePair<object, object?>>)map!).ToDictionary(e => (string)e.Key, e => (string)e.Value!), StringComparer.Ordinal);
+}
