@@ -57,6 +57,7 @@ if (mode == "replay")
     return 0;
 }
 
+using var allocations = Environment.GetEnvironmentVariable("MEMORY_HARNESS_ALLOCATIONS") == "1" ? new AllocationSampler() : null;
 var seconds = double.Parse(args[3], CultureInfo.InvariantCulture);
 var producers = int.Parse(args[4], CultureInfo.InvariantCulture);
 var requestKiB = int.Parse(args[5], CultureInfo.InvariantCulture);
@@ -133,6 +134,14 @@ using (var overloadSampler = new ResidentMemorySampler())
         peak_rss_bytes = overloadSampler.PeakBytes,
         peak_gc_committed_bytes = overloadSampler.PeakManagedCommittedBytes,
     });
+}
+
+if (allocations is not null)
+{
+    foreach (var (type, bytes) in allocations.Top(20))
+    {
+        Console.Error.WriteLine($"{bytes / 1e6,10:F1} MB  {type}");
+    }
 }
 
 return 0;
