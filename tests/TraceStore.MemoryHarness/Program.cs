@@ -113,6 +113,10 @@ using (var overloadSampler = new ResidentMemorySampler())
     })));
     clock.Stop();
     var overloadStats = overloadStore.GetStats();
+    var managedBeforeCollect = GC.GetTotalMemory(forceFullCollection: false);
+    Collect();
+    var liveAfterCollect = GC.GetTotalMemory(forceFullCollection: false);
+    var rssAfterCollect = ProcessMemory.ResidentBytes();
     await overloadStore.DisposeAsync();
     Print(new
     {
@@ -133,6 +137,9 @@ using (var overloadSampler = new ResidentMemorySampler())
         baseline_rss_bytes = overloadBaseline,
         peak_rss_bytes = overloadSampler.PeakBytes,
         peak_gc_committed_bytes = overloadSampler.PeakManagedCommittedBytes,
+        managed_at_end_bytes = managedBeforeCollect,
+        live_managed_after_full_gc_bytes = liveAfterCollect,
+        rss_after_full_gc_bytes = rssAfterCollect,
     });
 }
 
