@@ -77,6 +77,7 @@ for (var w = 0; w < WarmupRequests; w++)
 
 Collect();
 var overloadBaseline = ProcessMemory.ResidentBytes();
+var overloadBaselineManaged = GC.GetTotalMemory(forceFullCollection: false);
 var outcomes = new long[4];
 long acceptedSpans = 0, offeredBytes = 0, acceptedBytes = 0;
 long minRetryMs = long.MaxValue, maxRetryMs = 0;
@@ -135,6 +136,7 @@ using (var overloadSampler = new ResidentMemorySampler())
         budget_bytes = budget,
         budget_peak_bytes = overloadStats.MemoryPeakBytes,
         baseline_rss_bytes = overloadBaseline,
+        baseline_managed_bytes = overloadBaselineManaged,
         peak_rss_bytes = overloadSampler.PeakBytes,
         peak_gc_committed_bytes = overloadSampler.PeakManagedCommittedBytes,
         managed_at_end_bytes = managedBeforeCollect,

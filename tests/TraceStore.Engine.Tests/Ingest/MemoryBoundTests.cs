@@ -13,16 +13,22 @@ namespace TraceStore.Engine.Tests.Ingest;
 /// <summary>
 /// Memory stays inside the budget under overload and through replay, measured as resident memory of a real child
 /// process (TraceStore.MemoryHarness), so the figure is the store's and not the test host's.
-/// <para>The stated margin over the budget, <see cref="MarginBytes"/>, covers what the budget does not count: up to
-/// one idle pooled batch per decode slot (at most 4 MiB each), the batches being decoded (counted only once decoded),
-/// the WAL's 1 MiB write buffer, and the garbage collector's allocation budget. Measured on the 2-core CI machine:
-/// 22–31 MiB over a 32 MiB budget under 6x overload.</para>
+/// <para>Two checks. The store's own accounting: the live managed heap after a full collection at the end of an
+/// overload run exceeds the baseline by at most the budget plus <see cref="LiveSlackBytes"/> (no leak: what stays alive
+/// is what the budget counts). And resident memory: it grows by at most the budget plus <see cref="MarginBytes"/>, a
+/// fixed allowance for what no budget can count in a .NET process that embeds DuckDB: the garbage collector's
+/// headroom (committed minus live, measured 60–100 MB under this load, whatever the budget), DuckDB's segment
+/// writer (24 MiB limit, 36–51 MiB resident with its allocator), the decoder's pooled batches (at most 4 MiB per
+/// decode slot) and the WAL's 1 MiB write buffer. Measured on the 2-core CI machine (Debug): overload growth
+/// 99–158 MiB over a 32 MiB budget, replay 110 MiB over 16 MiB; live heap at the end 66–69 MB against a 33 MB
+/// baseline of pre-built request bodies.</para>
 /// </summary>
 [Collection(ChildProcessTests.Name)]
 public sealed class MemoryBoundTests(ITestOutputHelper output) : IDisposable
 {
     private const long MiB = 1 << 20;
-    private const long MarginBytes = 48 * MiB;
+    private const long MarginBytes = 176 * MiB;
+    private const long LiveSlackBytes = 16 * MiB;
     private readonly TempDirectory _folder = new("memory-bound");
 
     public void Dispose() => _folder.Dispose();
@@ -41,6 +47,9 @@ public sealed class MemoryBoundTests(ITestOutputHelper output) : IDisposable
         Assert.InRange(summary.GetProperty("min_retry_after_ms").GetInt64(), 1000, 30_000);
         Assert.InRange(summary.GetProperty("budget_peak_bytes").GetInt64(), 1, (BudgetMiB * MiB) + MarginBytes);
         AssertResidentGrowthWithinBudget(summary, BudgetMiB * MiB);
+        var live = summary.GetProperty("live_managed_after_full_gc_bytes").GetInt64() - summary.GetProperty("baseline_managed_bytes").GetInt64();
+        output.WriteLine($"live managed heap after a full collection: {live / (double)MiB:F1} MiB above the baseline");
+        Assert.True(live <= (BudgetMiB * MiB) + LiveSlackBytes, $"the live heap grew {live / MiB} MiB: more than the budget counts");
 
         // Every accepted span is stored: after reopening (replay) and sealing what is open, the segments hold each
         // accepted span exactly once.

@@ -1,9 +1,5 @@
-using System.Buffers;
 using System.Diagnostics;
 using TraceStore.Engine.Wal;
-using TraceStore.Protocol.Content;
-using TraceStore.Protocol.Model;
-using TraceStore.Protocol.Otlp;
 using TraceStore.Testing;
 using Xunit.Abstractions;
 
@@ -11,9 +7,9 @@ namespace TraceStore.Engine.Tests.Wal;
 
 /// <summary>
 /// Acknowledged means durable, checked with real crashes: a child process opens a store and ingests OTLP requests
-/// from 8 producers, printing each acknowledged request id; the test kills it with SIGKILL at a random moment,
-/// recovers the WAL as opening the store does, decodes every record, and checks that every span of every acknowledged
-/// request is there exactly once and that no request is half there (all of its spans or none). The next iteration
+/// from 8 producers, printing each acknowledged request id; the test kills it with SIGKILL at a random moment, opens
+/// the store (recovery and replay), seals everything, and checks in the segments that every span of every
+/// acknowledged request is there exactly once and that no request is half there (all of its spans or none). The next iteration
 /// reopens the same store, so recovery after repeated crashes is covered too. Seeded; bounded to
 /// <see cref="DefaultIterations"/> here. A longer soak: <c>TRACESTORE_CRASH_ITERATIONS=500 dotnet test
 /// tests/TraceStore.Engine.Tests --filter WalCrashTests</c>.
@@ -51,7 +47,7 @@ public sealed class WalCrashTests(ITestOutputHelper output)
             acked.UnionWith(ackedNow);
             ackedTotal += ackedNow.Count;
 
-            var (spansPerRequest, records, torn) = RecoverSpans(Path.Combine(folder.Path, "wal"));
+            var (spansPerRequest, records, torn) = await RecoverSpans(folder.Path);
             var duplicated = spansPerRequest.Where(r => r.Value.Count != r.Value.Distinct().Count()).Select(r => r.Key).ToList();
             var partial = spansPerRequest.Where(r => r.Value.Distinct().Count() != SpansPerRequest).Select(r => r.Key).ToList();
             var lost = acked.Where(id => !spansPerRequest.ContainsKey(id)).ToList();
@@ -68,27 +64,41 @@ public sealed class WalCrashTests(ITestOutputHelper output)
         Assert.True(spansChecked > 0);
     }
 
-    /// <summary>Recovers the WAL (cutting a torn tail, as opening the store does) and decodes every record: span names
-    /// by request id.</summary>
-    private static (Dictionary<long, List<string>> SpansPerRequest, long Records, string? TornTail) RecoverSpans(string walFolder)
+    /// <summary>
+    /// What the store holds after the crash, the way a reader sees it: the store is opened (recovering the WAL and
+    /// replaying it into the assembler), everything open is sealed, and the span names are read from the committed
+    /// segments, each (trace, span) once. Returns the span names by request id, the WAL records scanned, and the torn
+    /// tail recovery cut, if any.
+    /// </summary>
+    private static async Task<(Dictionary<long, List<string>> SpansPerRequest, long Records, string? TornTail)> RecoverSpans(string dataFolder)
     {
+        var before = WalRecovery.Scan(new FileWalStorage(Path.Combine(dataFolder, "wal")), (_, _) => { }, repairTornTail: false);
+        long records;
+        var store = TraceStore.Open(new TraceStoreOptions { DataDirectory = dataFolder, Wal = new WalOptions { SegmentBytes = 1 << 20 } });
+        await using (store)
+        {
+            records = store.GetStats().ReplayedRecords;
+            store.SealAll();
+        }
+
         var spans = new Dictionary<long, List<string>>();
-        var batch = new SpanBatch();
-        using var decoder = new OtlpRequestDecoder();
-        var result = WalRecovery.Scan(
-            new FileWalStorage(walFolder),
-            (_, entry) =>
-            {
-                decoder.Decode(new ReadOnlySequence<byte>(entry.Payload), OtlpPayloadFormat.Protobuf, OtlpContentEncoding.Identity, batch);
-                foreach (ref readonly var span in batch.Spans.AsSpan())
-                {
-                    var name = batch.GetString(span.Name);
-                    var id = long.Parse(name.AsSpan(3, name.IndexOf('-', StringComparison.Ordinal) - 3), System.Globalization.CultureInfo.InvariantCulture);
-                    (spans.TryGetValue(id, out var names) ? names : spans[id] = []).Add(name);
-                }
-            },
-            repairTornTail: true);
-        return (spans, result.Records, result.TornTail?.Reason);
+        if (Directory.GetDirectories(Path.Combine(dataFolder, "segments")).Length == 0)
+        {
+            return (spans, records, before.TornTail?.Reason);
+        }
+
+        using var database = DuckDb.DuckDbDatabase.OpenInMemory();
+        using var connection = database.Connect();
+        var files = DuckDb.DuckDbSql.Literal(Path.Combine(dataFolder, "segments", "*", "spans.parquet"));
+        using var result = connection.Query($"SELECT DISTINCT trace_id, span_id, name FROM read_parquet({files})");
+        foreach (var row in result.ReadAllRows())
+        {
+            var name = (string)row[2]!;
+            var id = long.Parse(name.AsSpan(3, name.IndexOf('-', StringComparison.Ordinal) - 3), System.Globalization.CultureInfo.InvariantCulture);
+            (spans.TryGetValue(id, out var names) ? names : spans[id] = []).Add(name);
+        }
+
+        return (spans, records, before.TornTail?.Reason);
     }
 
     private static async Task<List<long>> RunUntilKilled(string folder, long firstId, int seed, TimeSpan lifetime)
