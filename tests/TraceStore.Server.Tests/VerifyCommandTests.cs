@@ -1,5 +1,12 @@
 using static TraceStore.Server.Tests.CliRunner;
+using TraceStore.Engine.Admission;
+using TraceStore.Engine.Assembly;
+using TraceStore.Engine.Catalog;
+using TraceStore.Engine.Segments;
 using TraceStore.Engine.Wal;
+using TraceStore.Protocol.Content;
+using TraceStore.Protocol.Model;
+using TraceStore.Protocol.Otlp;
 using TraceStore.Server.Cli;
 using TraceStore.Testing;
 
@@ -73,6 +80,62 @@ public sealed class VerifyCommandTests
         using var data = new TempDirectory();
 
         Assert.Equal(1, Run("verify", "--data", data.Path).Exit);
+    }
+
+    [Fact]
+    public async Task Sound_segments_are_counted_against_the_catalog()
+    {
+        using var data = new TempDirectory();
+        await WriteLog(data.Path, records: 1);
+        var spans = SealCapturedPayload(data.Path);
+
+        var (exit, output, _) = Run("verify", "--data", data.Path);
+
+        Assert.Equal(0, exit);
+        Assert.Contains($"sealed      1 segments, ", output, StringComparison.Ordinal);
+        Assert.Contains($"{spans} spans", output, StringComparison.Ordinal);
+        Assert.Contains("status      sound", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Missing_segment_file_is_corruption_and_uncommitted_folders_are_only_reported()
+    {
+        using var data = new TempDirectory();
+        await WriteLog(data.Path, records: 1);
+        SealCapturedPayload(data.Path);
+        var segments = Path.Combine(data.Path, "segments");
+        var committed = Directory.GetDirectories(segments).Single();
+        File.Delete(Path.Combine(committed, SegmentFormat.AttrsFile));
+        Directory.CreateDirectory(Path.Combine(segments, SegmentFormat.FolderName(99)));
+
+        var (exit, output, error) = Run("verify", "--data", data.Path);
+
+        Assert.Equal(VerifyCommand.Corrupt, exit);
+        Assert.Contains($"missing {SegmentFormat.AttrsFile}", error, StringComparison.Ordinal);
+        Assert.Contains($"uncommitted {SegmentFormat.FolderName(99)}", output, StringComparison.Ordinal);
+        Assert.True(Directory.Exists(Path.Combine(segments, SegmentFormat.FolderName(99))));
+
+        Run("verify", "--data", data.Path, "--repair");
+        Assert.False(Directory.Exists(Path.Combine(segments, SegmentFormat.FolderName(99))));
+    }
+
+    /// <summary>Seals the first captured payload as segment 1 of the store in <paramref name="data"/>; returns its spans.</summary>
+    private static long SealCapturedPayload(string data)
+    {
+        var file = TestPayloads.All[0];
+        var batch = new SpanBatch();
+        using (var decoder = new OtlpRequestDecoder())
+        {
+            decoder.Decode(new System.Buffers.ReadOnlySequence<byte>(file.RawBytes), file.Format == "json" ? OtlpPayloadFormat.Json : OtlpPayloadFormat.Protobuf, OtlpContentHeaders.ParseEncoding(file.ContentEncoding), batch);
+        }
+
+        var assembler = new SpanAssembler(new AssemblerOptions(), new MemoryBudget(64L << 20));
+        assembler.Add(batch, "0", walSequence: 1);
+        using var catalog = SegmentCatalog.Open(data);
+        using var writer = new SegmentWriter(catalog.SegmentsFolder);
+        var segment = writer.Write(1, [.. assembler.TakeAll().Select(t => t.Buffer)]);
+        catalog.Commit(segment);
+        return segment.Spans;
     }
 
     private static async Task<string> WriteLog(string data, int records)

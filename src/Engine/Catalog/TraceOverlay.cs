@@ -4,7 +4,7 @@ namespace TraceStore.Engine.Catalog;
 
 /// <summary>
 /// Mutable state beside the immutable segments, kept durably in the catalog database: tag changes made after a trace
-/// was sealed (set or deleted, last change wins) and deleted traces. Reads apply it on top of what the segments hold;
+/// was sealed (set or deleted, last change wins), deleted traces, and links from traces to runs. Reads apply it on top of what the segments hold;
 /// compaction folds it into new segments (later). Validation of MLflow's rules (tag keys, existence) is the caller's:
 /// this class stores what it is told. Thread-safe through the catalog's lock.
 /// </summary>
@@ -16,6 +16,8 @@ public sealed class TraceOverlay
             PRIMARY KEY (trace_id, key));
         CREATE TABLE IF NOT EXISTS deleted_traces (
             trace_id VARCHAR PRIMARY KEY, experiment_id VARCHAR NOT NULL, deleted_unix_ms BIGINT NOT NULL);
+        CREATE TABLE IF NOT EXISTS trace_run_links (
+            trace_id VARCHAR NOT NULL, run_id VARCHAR NOT NULL, created_unix_ms BIGINT NOT NULL, PRIMARY KEY (trace_id, run_id));
         """;
 
     private readonly object _gate;
@@ -74,6 +76,40 @@ public sealed class TraceOverlay
             }
 
             return deleted;
+        }
+    }
+
+    /// <summary>Links traces to a run (MLflow's entity associations of type trace → run); links that exist already are
+    /// left as they are. Returns how many were new.</summary>
+    public int LinkToRun(string runId, IEnumerable<string> traceIds)
+    {
+        lock (_gate)
+        {
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var linked = 0;
+            using var insert = _connection.Prepare("INSERT INTO trace_run_links VALUES ($1, $2, $3) ON CONFLICT (trace_id, run_id) DO NOTHING");
+            foreach (var traceId in traceIds.Distinct(StringComparer.Ordinal))
+            {
+                insert.ClearBindings();
+                insert.Bind(1, traceId);
+                insert.Bind(2, runId);
+                insert.Bind(3, now);
+                linked += (int)insert.ExecuteNonQuery();
+            }
+
+            return linked;
+        }
+    }
+
+    /// <summary>The runs a trace is linked to, in the order the links were made.</summary>
+    public IReadOnlyList<string> RunsOf(string traceId)
+    {
+        lock (_gate)
+        {
+            using var query = _connection.Prepare("SELECT run_id FROM trace_run_links WHERE trace_id = $1 ORDER BY created_unix_ms, run_id");
+            query.Bind(1, traceId);
+            using var result = query.Execute();
+            return [.. result.ReadAllRows().Select(r => (string)r[0]!)];
         }
     }
 

@@ -6,7 +6,7 @@ using TraceStore.Engine.Segments;
 namespace TraceStore.Query.Traces;
 
 /// <summary>
-/// Tag changes and deletions on stored traces, with MLflow's validation and semantics (mlflow-tracing.md d.1, g):
+/// Tag changes, deletions and run links on stored traces, with MLflow's validation and semantics (mlflow-tracing.md d.1, d.2, g):
 /// tag keys of at most 250 characters from <c>[/\w.\- :]</c> that do not normalise to another path, values cut to
 /// 8,000 characters; deleting a tag the trace does not have is "not found"; trace deletion by ids (unknown ids are
 /// ignored) or by <c>max_timestamp_millis</c> (inclusive) with an optional <c>max_traces</c> (the oldest first).
@@ -16,6 +16,7 @@ public sealed partial class TraceMutations(SegmentCatalog catalog, TraceReader r
 {
     public const int MaxTagKeyLength = 250;
     public const int MaxTagValueLength = 8000;
+    public const int MaxTracesPerLink = 100;
 
     public void SetTag(string traceId, string key, string? value)
     {
@@ -70,6 +71,28 @@ public sealed partial class TraceMutations(SegmentCatalog catalog, TraceReader r
         using var result = query.Execute();
         var candidates = result.ReadAllRows().Select(r => (string)r[0]!).Where(id => !catalog.Overlay.IsDeleted(id));
         return catalog.Overlay.DeleteTraces(experimentId, maxTraces is { } limit ? [.. candidates.Take(limit)] : [.. candidates]);
+    }
+
+    /// <summary>MLflow's LinkTracesToRun: at most 100 trace ids per request, a run id required, every trace must
+    /// exist; links that exist already are ignored.</summary>
+    public void LinkToRun(string runId, IReadOnlyCollection<string> traceIds)
+    {
+        if (string.IsNullOrEmpty(runId))
+        {
+            throw new TraceStoreQueryException(QueryErrorCode.InvalidParameterValue, "Missing value for required parameter 'run_id'.");
+        }
+
+        if (traceIds.Count > MaxTracesPerLink)
+        {
+            throw new TraceStoreQueryException(QueryErrorCode.InvalidParameterValue, $"Cannot link more than {MaxTracesPerLink} traces to a run in a single request. Provided {traceIds.Count} traces.");
+        }
+
+        foreach (var traceId in traceIds)
+        {
+            RequireTrace(traceId);
+        }
+
+        catalog.Overlay.LinkToRun(runId, traceIds);
     }
 
     /// <summary>MLflow's tag key rules (mlflow/utils/validation.py): required, at most 250 characters, only

@@ -110,6 +110,29 @@ public sealed class TraceMutationsTests : IDisposable
         Assert.Equal(QueryErrorCode.InvalidParameterValue, error.Code);
     }
 
+    [Fact]
+    public void Traces_link_to_a_run_once_and_the_link_survives_reopening()
+    {
+        Mutations().LinkToRun("run-1", [Id(1), Id(2)]);
+        Mutations().LinkToRun("run-1", [Id(1)]);
+        Mutations().LinkToRun("run-2", [Id(1)]);
+
+        Reopen();
+        Assert.Equal(["run-1", "run-2"], _catalog.Overlay.RunsOf(Id(1)));
+        Assert.Equal(["run-1"], _catalog.Overlay.RunsOf(Id(2)));
+        Assert.Empty(_catalog.Overlay.RunsOf(Id(3)));
+    }
+
+    [Fact]
+    public void Linking_more_than_100_traces_or_an_unknown_trace_is_refused()
+    {
+        var tooMany = Assert.Throws<TraceStoreQueryException>(() => Mutations().LinkToRun("run", [.. Enumerable.Range(0, 101).Select(i => Id(1))]));
+        Assert.Equal("Cannot link more than 100 traces to a run in a single request. Provided 101 traces.", tooMany.Message);
+        var unknown = Assert.Throws<TraceStoreQueryException>(() => Mutations().LinkToRun("run", [Id(1), Id(99)]));
+        Assert.Equal(QueryErrorCode.ResourceDoesNotExist, unknown.Code);
+        Assert.Empty(_catalog.Overlay.RunsOf(Id(1)));
+    }
+
     private static string Id(int trace) => SealedTraces.Id(trace);
 
     private TraceMutations Mutations() => new(_catalog, _reader);
