@@ -54,6 +54,9 @@ public sealed class TraceStore : IAsyncDisposable
     /// body (and pass nothing more to the store than it reserved); the store itself reserves on every ingest.</summary>
     public MemoryBudget Budget { get; }
 
+    /// <summary>The committed segments and the mutable state beside them (for the query layer).</summary>
+    public Catalog.SegmentCatalog Catalog => _pipeline.Catalog;
+
     /// <summary>False once the WAL stopped after a storage failure: no more writes until restart.</summary>
     public bool IsHealthy => _wal.IsHealthy;
 
@@ -112,7 +115,29 @@ public sealed class TraceStore : IAsyncDisposable
     public ValueTask<IngestResult> IngestWaitingAsync(OtlpPayload payload, string? experimentId = null, CancellationToken cancellationToken = default) =>
         IngestCoreAsync(payload, experimentId, waitForBudget: true, cancellationToken);
 
-    public TraceStoreStats GetStats() => new()
+    public TraceStoreStats GetStats()
+    {
+        var segments = _pipeline.Catalog.Segments();
+        return Counters() with
+        {
+            Segments = segments.Count,
+            SealedTraces = segments.Sum(s => s.Traces),
+            SealedSpans = segments.Sum(s => s.Spans),
+            SegmentBytes = segments.Sum(s => s.Bytes),
+            Experiments = [.. segments.SelectMany(s => s.Experiments).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)],
+            WalBytes = WalFolderBytes(),
+        };
+    }
+
+    private long WalFolderBytes()
+    {
+        var folder = Path.Combine(_options.DataDirectory, "wal");
+        return _options.WalStorage is null && Directory.Exists(folder)
+            ? Directory.GetFiles(folder, "wal-*.log").Sum(f => new FileInfo(f).Length)
+            : 0;
+    }
+
+    private TraceStoreStats Counters() => new()
     {
         Healthy = _wal.IsHealthy,
         Problem = _wal.Failure?.Message,
@@ -128,7 +153,6 @@ public sealed class TraceStore : IAsyncDisposable
         ReplayedBytes = _replay.Bytes,
         LastWalSequence = Math.Max(_replay.NextSequence - 1, Volatile.Read(ref _counters.LastSequence)),
         OpenTraces = _pipeline.Assembler.OpenTraces,
-        Segments = _pipeline.Catalog.Segments().Count,
         SegmentsWritten = _pipeline.Sealer.SegmentsWritten,
         DuplicateSpans = Volatile.Read(ref _counters.DuplicateSpans),
         MemoryUsedBytes = Budget.UsedBytes,

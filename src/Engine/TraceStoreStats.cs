@@ -43,6 +43,20 @@ public sealed record TraceStoreStats
 
     public long SegmentsWritten { get; init; }
 
+    /// <summary>Traces and spans in committed segments (a trace sealed in parts counts once per part), and the bytes
+    /// of their files.</summary>
+    public long SealedTraces { get; init; }
+
+    public long SealedSpans { get; init; }
+
+    public long SegmentBytes { get; init; }
+
+    /// <summary>Experiments with sealed traces.</summary>
+    public IReadOnlyList<string> Experiments { get; init; } = [];
+
+    /// <summary>Bytes of WAL segment files on disk now.</summary>
+    public long WalBytes { get; init; }
+
     /// <summary>Spans received again while their trace was still open (client retries), kept once.</summary>
     public long DuplicateSpans { get; init; }
 

@@ -15,6 +15,11 @@ public static class TraceStoreCli
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(IngestCommand.Create());
         root.Subcommands.Add(DecodeCommand.Create());
+        foreach (var command in StoreCommands.Create())
+        {
+            root.Subcommands.Add(command);
+        }
+
         root.Subcommands.Add(VerifyCommand.Create());
         root.Subcommands.Add(BenchDecodeCommand.Create());
         return root;

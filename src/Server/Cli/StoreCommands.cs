@@ -1,0 +1,151 @@
+using System.CommandLine;
+using System.Text.Json;
+using TraceStore.Engine;
+using TraceStore.Engine.Wal;
+using TraceStore.Query.Traces;
+
+namespace TraceStore.Server.Cli;
+
+/// <summary>
+/// Offline commands on a store folder (none of them may run while a daemon has the folder open: the folder's lock
+/// refuses them with exit 4): <c>seal</c> seals every open trace now, <c>stats</c> counts what the store holds,
+/// <c>get</c> prints one sealed trace. Each opens the store, which recovers and replays its WAL first.
+/// </summary>
+internal static class StoreCommands
+{
+    public const int NotFound = 1;
+    public const int Corrupt = 3;
+    public const int InUse = 4;
+
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public static IEnumerable<Command> Create() => [Seal(), Stats(), Get()];
+
+    private static Command Seal()
+    {
+        var data = DataOption();
+        var command = new Command("seal", "Seal every open trace of the store into a segment now.") { data };
+        command.SetAction(result => WithStore(result, data, store =>
+        {
+            var open = store.GetStats().OpenTraces;
+            var written = store.SealAll();
+            var stats = store.GetStats();
+            result.InvocationConfiguration.Output.WriteLine($"sealed {written} traces ({open} were open); {stats.Segments} segments, {stats.SealedSpans:N0} spans sealed");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Stats()
+    {
+        var data = DataOption();
+        var format = FormatOption();
+        var command = new Command("stats", "Count what the store holds: experiments, traces, spans, segments, bytes, WAL, open traces.") { data, format };
+        command.SetAction(result => WithStore(result, data, store =>
+        {
+            var s = store.GetStats();
+            var output = result.InvocationConfiguration.Output;
+            var bytesPerSpan = s.SealedSpans == 0 ? 0 : (double)s.SegmentBytes / s.SealedSpans;
+            if (result.GetValue(format) == "json")
+            {
+                output.WriteLine(JsonSerializer.Serialize(
+                    new
+                    {
+                        experiments = s.Experiments,
+                        traces = s.SealedTraces,
+                        spans = s.SealedSpans,
+                        segments = s.Segments,
+                        segment_bytes = s.SegmentBytes,
+                        bytes_per_span = Math.Round(bytesPerSpan, 1),
+                        wal_bytes = s.WalBytes,
+                        open_traces = s.OpenTraces,
+                        replayed_records = s.ReplayedRecords,
+                    },
+                    Indented));
+                return 0;
+            }
+
+            output.WriteLine($"experiments   {string.Join(", ", s.Experiments)}");
+            output.WriteLine($"traces        {s.SealedTraces:N0} sealed (a trace sealed in parts counts per part), {s.OpenTraces:N0} open");
+            output.WriteLine($"spans         {s.SealedSpans:N0} sealed");
+            output.WriteLine($"segments      {s.Segments:N0}, {s.SegmentBytes:N0} bytes, {bytesPerSpan:F1} bytes/span");
+            output.WriteLine($"wal           {s.WalBytes:N0} bytes, {s.ReplayedRecords:N0} records replayed at open");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Get()
+    {
+        var data = DataOption();
+        var format = FormatOption();
+        var traceId = new Argument<string>("TRACE_ID") { Description = "MLflow trace id: tr- and 32 hex digits." };
+        var command = new Command("get", "Print one sealed trace: its summary and spans (--format json: MLflow's GetTrace response body).") { data, traceId, format };
+        command.SetAction(result => WithStore(result, data, store =>
+        {
+            using var reader = new TraceReader(store.Catalog);
+            var id = result.GetValue(traceId)!;
+            if (reader.Get(id) is not { } trace)
+            {
+                result.InvocationConfiguration.Error.WriteLine($"get: trace {id} is not in a sealed segment{(store.GetStats().OpenTraces > 0 ? " (the store has open traces: `tracestore seal` seals them)" : "")}.");
+                return NotFound;
+            }
+
+            var output = result.InvocationConfiguration.Output;
+            if (result.GetValue(format) == "json")
+            {
+                output.WriteLine(GetTraceJson.ToJson(trace));
+                return 0;
+            }
+
+            var summary = trace.Summary;
+            output.WriteLine($"trace       {summary.TraceId} (experiment {summary.ExperimentId})");
+            output.WriteLine($"name        {summary.TraceName}");
+            output.WriteLine($"state       {summary.State}, {summary.ExecutionDurationMs?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} ms, {summary.SpanCount} spans");
+            output.WriteLine($"tokens      {summary.TokenUsage?.InputTokens ?? 0} in / {summary.TokenUsage?.OutputTokens ?? 0} out / {summary.TokenUsage?.TotalTokens ?? 0} total");
+            foreach (var span in trace.Spans)
+            {
+                output.WriteLine($"  {span.SpanId} {(span.ParentSpanId is null ? "root" : "<- " + span.ParentSpanId)} {span.Name} [{span.Status}]");
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    private static int WithStore(ParseResult result, Option<DirectoryInfo> data, Func<Engine.TraceStore, int> action)
+    {
+        var error = result.InvocationConfiguration.Error;
+        try
+        {
+            var store = Engine.TraceStore.Open(new TraceStoreOptions { DataDirectory = result.GetValue(data)!.FullName });
+            try
+            {
+                return action(store);
+            }
+            finally
+            {
+                store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+        }
+        catch (WalCorruptionException e)
+        {
+            error.WriteLine($"{result.CommandResult.Command.Name}: {e.Message}");
+            return Corrupt;
+        }
+        catch (DataFolderInUseException e)
+        {
+            error.WriteLine($"{result.CommandResult.Command.Name}: {e.Message}");
+            return InUse;
+        }
+    }
+
+    private static Option<DirectoryInfo> DataOption() => new("--data") { Description = "The store's data folder.", Required = true };
+
+    private static Option<string> FormatOption()
+    {
+        var format = new Option<string>("--format") { Description = "Output format.", DefaultValueFactory = _ => "table" };
+        format.AcceptOnlyFromAmong("table", "json");
+        return format;
+    }
+}

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using TraceStore.Engine;
+using TraceStore.Server.Cli;
+using TraceStore.Testing;
+using static TraceStore.Server.Tests.CliRunner;
+
+namespace TraceStore.Server.Tests;
+
+public sealed class StoreCommandsTests : IDisposable
+{
+    private readonly TempDirectory _data = new("store-cli");
+
+    public void Dispose() => _data.Dispose();
+
+    [Fact]
+    public void Ingested_payloads_are_open_until_sealed_then_counted_and_readable_as_mlflow_json()
+    {
+        var files = TestPayloads.All.Select(f => Path.Combine(TestPayloads.Folder, f.Name)).ToArray();
+        Assert.Equal(0, Run(["ingest", "--data", _data.Path, .. files]).Exit);
+
+        var before = Stats();
+        Assert.Equal(0, before.GetProperty("spans").GetInt64());
+        Assert.True(before.GetProperty("open_traces").GetInt64() > 0);
+
+        var (sealExit, sealOutput, _) = Run("seal", "--data", _data.Path);
+        Assert.Equal(0, sealExit);
+        Assert.Contains("sealed ", sealOutput, StringComparison.Ordinal);
+
+        var after = Stats();
+        Assert.Equal(TestPayloads.All.Sum(f => f.SpanCount), after.GetProperty("spans").GetInt64());
+        Assert.Equal(0, after.GetProperty("open_traces").GetInt64());
+        Assert.Equal(1, after.GetProperty("segments").GetInt64());
+        Assert.Equal(["0"], after.GetProperty("experiments").EnumerateArray().Select(e => e.GetString()));
+
+        // A trace that lives in one file: its spans, as MLflow's GetTrace body.
+        var (traceHex, count) = TestPayloads.Traces.Where(t => t.Value.Files.Length == 1)
+            .Select(t => (t.Key, TestPayloads.Get(t.Value.Files[0]).SpansPerTrace[t.Key]))
+            .First();
+        var (getExit, json, _) = Run("get", "--data", _data.Path, "tr-" + traceHex, "--format", "json");
+        Assert.Equal(0, getExit);
+        using var document = JsonDocument.Parse(json);
+        var trace = document.RootElement.GetProperty("trace");
+        Assert.Equal("tr-" + traceHex, trace.GetProperty("trace_info").GetProperty("trace_id").GetString());
+        Assert.Equal(count, trace.GetProperty("spans").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Unknown_trace_exits_1_and_a_folder_in_use_exits_4()
+    {
+        var (exit, _, error) = Run("get", "--data", _data.Path, "tr-00000000000000000000000000000001");
+        Assert.Equal(StoreCommands.NotFound, exit);
+        Assert.Contains("not in a sealed segment", error, StringComparison.Ordinal);
+
+        await using var store = Engine.TraceStore.Open(new TraceStoreOptions { DataDirectory = _data.Path });
+        Assert.Equal(StoreCommands.InUse, Run("stats", "--data", _data.Path).Exit);
+    }
+
+    private JsonElement Stats()
+    {
+        var (exit, output, error) = Run("stats", "--data", _data.Path, "--format", "json");
+        Assert.True(exit == 0, error);
+        return JsonDocument.Parse(output).RootElement.Clone();
+    }
+}
