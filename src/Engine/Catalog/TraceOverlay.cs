@@ -48,58 +48,13 @@ public sealed class TraceOverlay
     }
 
     /// <summary>Marks traces deleted; returns how many were not deleted before.</summary>
-    public int DeleteTraces(string experimentId, IEnumerable<string> traceIds)
-    {
-        lock (_gate)
-        {
-            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            var deleted = 0;
-            _connection.Execute("BEGIN TRANSACTION");
-            try
-            {
-                using var insert = _connection.Prepare("INSERT INTO deleted_traces VALUES ($1, $2, $3) ON CONFLICT (trace_id) DO NOTHING");
-                foreach (var traceId in traceIds.Distinct(StringComparer.Ordinal))
-                {
-                    insert.ClearBindings();
-                    insert.Bind(1, traceId);
-                    insert.Bind(2, experimentId);
-                    insert.Bind(3, now);
-                    deleted += (int)insert.ExecuteNonQuery();
-                }
-
-                _connection.Execute("COMMIT");
-            }
-            catch
-            {
-                _connection.Execute("ROLLBACK");
-                throw;
-            }
-
-            return deleted;
-        }
-    }
+    public int DeleteTraces(string experimentId, IEnumerable<string> traceIds) =>
+        InsertNew("INSERT INTO deleted_traces VALUES ($1, $2, $3) ON CONFLICT (trace_id) DO NOTHING", traceIds, experimentId);
 
     /// <summary>Links traces to a run (MLflow's entity associations of type trace → run); links that exist already are
     /// left as they are. Returns how many were new.</summary>
-    public int LinkToRun(string runId, IEnumerable<string> traceIds)
-    {
-        lock (_gate)
-        {
-            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            var linked = 0;
-            using var insert = _connection.Prepare("INSERT INTO trace_run_links VALUES ($1, $2, $3) ON CONFLICT (trace_id, run_id) DO NOTHING");
-            foreach (var traceId in traceIds.Distinct(StringComparer.Ordinal))
-            {
-                insert.ClearBindings();
-                insert.Bind(1, traceId);
-                insert.Bind(2, runId);
-                insert.Bind(3, now);
-                linked += (int)insert.ExecuteNonQuery();
-            }
-
-            return linked;
-        }
-    }
+    public int LinkToRun(string runId, IEnumerable<string> traceIds) =>
+        InsertNew("INSERT INTO trace_run_links VALUES ($1, $2, $3) ON CONFLICT (trace_id, run_id) DO NOTHING", traceIds, runId);
 
     /// <summary>The runs a trace is linked to, in the order the links were made.</summary>
     public IReadOnlyList<string> RunsOf(string traceId)
@@ -131,6 +86,39 @@ public sealed class TraceOverlay
             query.Bind(1, traceId);
             using var result = query.Execute();
             return Convert.ToInt64(result.ReadAllRows()[0][0], System.Globalization.CultureInfo.InvariantCulture) > 0;
+        }
+    }
+
+    /// <summary>Runs <paramref name="insert"/> (trace id, <paramref name="value"/>, now) for each distinct trace id in
+    /// one transaction; returns the rows that were new.</summary>
+    private int InsertNew(string insert, IEnumerable<string> traceIds, string value)
+    {
+        lock (_gate)
+        {
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var inserted = 0;
+            _connection.Execute("BEGIN TRANSACTION");
+            try
+            {
+                using var statement = _connection.Prepare(insert);
+                foreach (var traceId in traceIds.Distinct(StringComparer.Ordinal))
+                {
+                    statement.ClearBindings();
+                    statement.Bind(1, traceId);
+                    statement.Bind(2, value);
+                    statement.Bind(3, now);
+                    inserted += (int)statement.ExecuteNonQuery();
+                }
+
+                _connection.Execute("COMMIT");
+            }
+            catch
+            {
+                _connection.Execute("ROLLBACK");
+                throw;
+            }
+
+            return inserted;
         }
     }
 

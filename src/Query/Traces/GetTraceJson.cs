@@ -62,11 +62,7 @@ public static class GetTraceJson
         writer.WriteStartArray("attributes");
         foreach (var (key, json) in span.Attributes)
         {
-            writer.WriteStartObject();
-            writer.WriteString("key", key);
-            writer.WritePropertyName("value");
-            WriteStoredValue(writer, json);
-            writer.WriteEndObject();
+            WriteKeyValue(writer, key, json, WriteStoredValue);
         }
 
         writer.WriteEndArray();
@@ -83,11 +79,7 @@ public static class GetTraceJson
                 {
                     foreach (var property in document.RootElement.EnumerateObject())
                     {
-                        writer.WriteStartObject();
-                        writer.WriteString("key", property.Name);
-                        writer.WritePropertyName("value");
-                        WriteAnyValue(writer, property.Value);
-                        writer.WriteEndObject();
+                        WriteKeyValue(writer, property.Name, property.Value, WriteAnyValue);
                     }
                 }
             }
@@ -161,11 +153,7 @@ public static class GetTraceJson
                 writer.WriteStartArray("values");
                 foreach (var property in value.EnumerateObject())
                 {
-                    writer.WriteStartObject();
-                    writer.WriteString("key", property.Name);
-                    writer.WritePropertyName("value");
-                    WriteAnyValue(writer, property.Value);
-                    writer.WriteEndObject();
+                    WriteKeyValue(writer, property.Name, property.Value, WriteAnyValue);
                 }
 
                 writer.WriteEndArray();
@@ -176,6 +164,16 @@ public static class GetTraceJson
                 break;
         }
 
+        writer.WriteEndObject();
+    }
+
+    /// <summary>An OTLP <c>KeyValue</c>: <c>{"key": ..., "value": AnyValue}</c>.</summary>
+    private static void WriteKeyValue<T>(Utf8JsonWriter writer, string key, T value, Action<Utf8JsonWriter, T> writeValue)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("key", key);
+        writer.WritePropertyName("value");
+        writeValue(writer, value);
         writer.WriteEndObject();
     }
 
