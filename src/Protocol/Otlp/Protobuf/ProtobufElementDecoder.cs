@@ -17,6 +17,9 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
     /// <summary>Deepest path kept for error messages (attribute nesting adds about three entries per level).</summary>
     private const int MaxPathDepth = 256;
 
+    private const byte SpanAttributesTag = (F.Span.Attributes << 3) | (int)WireType.LengthDelimited;
+    private const byte EventAttributesTag = (F.Event.Attributes << 3) | (int)WireType.LengthDelimited;
+
     private readonly BatchWriter _writer = new(batch);
 
     // Where decoding is, inside the element: pushed on entering a field, popped on leaving it. Only read when a
@@ -201,7 +204,10 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                     break;
                 case F.Span.Attributes:
                     reader.Expect(wireType, WireType.LengthDelimited, "attributes");
-                    DecodeKeyValueInto(ref reader, PathField.Attributes, attributeIndex++, depth: 1);
+                    // Through a copy: passing the loop's reader by reference would keep it in memory (see ProtoReader).
+                    var run = reader;
+                    attributeIndex = DecodeAttributes(ref run, SpanAttributesTag, attributeIndex);
+                    reader = run;
                     break;
                 case F.Span.DroppedAttributesCount:
                     reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
@@ -209,7 +215,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                     break;
                 case F.Span.Events:
                     reader.Expect(wireType, WireType.LengthDelimited, "events");
-                    DecodeEvent(ref reader, eventIndex++);
+                    DecodeEvent(reader.ReadLengthDelimited(out var eventOffset), eventOffset, eventIndex++);
                     break;
                 case F.Span.DroppedEventsCount:
                     reader.Expect(wireType, WireType.Varint, "dropped_events_count");
@@ -217,7 +223,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                     break;
                 case F.Span.Links:
                     reader.Expect(wireType, WireType.LengthDelimited, "links");
-                    DecodeLink(ref reader, linkIndex++);
+                    DecodeLink(reader.ReadLengthDelimited(out var linkOffset), linkOffset, linkIndex++);
                     break;
                 case F.Span.DroppedLinksCount:
                     reader.Expect(wireType, WireType.Varint, "dropped_links_count");
@@ -225,7 +231,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                     break;
                 case F.Span.Status:
                     reader.Expect(wireType, WireType.LengthDelimited, "status");
-                    DecodeStatus(ref reader, ref span);
+                    DecodeStatus(reader.ReadLengthDelimited(out var statusOffset), statusOffset, ref span);
                     break;
                 case F.Span.Flags:
                     reader.Expect(wireType, WireType.Fixed32, "flags");
@@ -242,9 +248,11 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
         return ids;
     }
 
-    private void DecodeStatus(ref ProtoReader outer, ref SpanRecord span)
+    // Elements inside a span take their bytes, not the span's reader: passing the reader by reference would keep it
+    // in memory for the whole span loop (see ProtoReader).
+    private void DecodeStatus(ReadOnlySpan<byte> data, long offset, ref SpanRecord span)
     {
-        var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
+        var reader = new ProtoReader(data, offset);
         Enter(PathField.Status);
         // Repeated occurrences of a message field merge: each field read overwrites only itself.
         while (reader.TryReadTag(out var field, out var wireType))
@@ -267,9 +275,9 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
         Leave();
     }
 
-    private void DecodeEvent(ref ProtoReader outer, int index)
+    private void DecodeEvent(ReadOnlySpan<byte> data, long offset, int index)
     {
-        var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
+        var reader = new ProtoReader(data, offset);
         var attributesBase = _writer.KeyValueStackDepth;
         Enter(PathField.Events, index);
         var record = default(EventRecord);
@@ -287,7 +295,9 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                     break;
                 case F.Event.Attributes:
                     reader.Expect(wireType, WireType.LengthDelimited, "attributes");
-                    DecodeKeyValueInto(ref reader, PathField.Attributes, attributeIndex++, depth: 1);
+                    var run = reader;
+                    attributeIndex = DecodeAttributes(ref run, EventAttributesTag, attributeIndex);
+                    reader = run;
                     break;
                 case F.Event.DroppedAttributesCount:
                     reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
@@ -304,9 +314,9 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
         Leave();
     }
 
-    private void DecodeLink(ref ProtoReader outer, int index)
+    private void DecodeLink(ReadOnlySpan<byte> data, long offset, int index)
     {
-        var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
+        var reader = new ProtoReader(data, offset);
         var attributesBase = _writer.KeyValueStackDepth;
         Enter(PathField.Links, index);
         var record = default(LinkRecord);
