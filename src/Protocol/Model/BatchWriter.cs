@@ -8,7 +8,9 @@ namespace TraceStore.Protocol.Model;
 /// move them to the batch as one run. Nested lists finish before their parent, so every range stays
 /// contiguous however fields interleave. Also tracks the per-span problem of the span being decoded and
 /// rolls a refused span back.
+/// <para>Locals are not zeroed on entry (<c>SkipLocalsInit</c>: see <see cref="Otlp.Protobuf.OtlpProtobufDecoder"/>).</para>
 /// </summary>
+[SkipLocalsInit]
 internal sealed class BatchWriter(SpanBatch batch)
 {
     private readonly RecordList<KeyValueRecord> _keyValueStack = new(64);

@@ -25,7 +25,10 @@ internal enum WireType
 /// <para>The hot members are inlined, and nothing they call takes the reader's address (slow paths run on a copy,
 /// throw helpers are static): a reader whose address is taken lives in memory, so every read of a decode loop would
 /// load and store its position (this kept the span loop's reader out of registers).</para>
+/// <para>Locals are not zeroed on entry (<c>SkipLocalsInit</c>: see <see cref="OtlpProtobufDecoder"/>); this matters most
+/// here, since an inlined member's locals are zeroed at every place it is inlined, once per field read.</para>
 /// </summary>
+[SkipLocalsInit]
 internal ref struct ProtoReader
 {
     private const int MaxGroupDepth = 32;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TraceStore.Protocol.Model;
 using F = TraceStore.Protocol.Otlp.OtlpFields;
 
@@ -11,7 +12,9 @@ namespace TraceStore.Protocol.Otlp.Protobuf;
 /// range is contiguous however the fields interleave on the wire.</para>
 /// <para>Per-span problems (bad ids, invalid UTF-8, end before start, nesting too deep) do not stop decoding: the
 /// span is rolled back and counted as rejected. Structural problems throw <see cref="OtlpDecodeException"/>.</para>
+/// <para>Locals are not zeroed on entry (<c>SkipLocalsInit</c>: see <see cref="OtlpProtobufDecoder"/>).</para>
 /// </summary>
+[SkipLocalsInit]
 internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecoderOptions options)
 {
     /// <summary>Deepest path kept for error messages (attribute nesting adds about three entries per level).</summary>
