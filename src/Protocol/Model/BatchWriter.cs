@@ -109,10 +109,6 @@ internal sealed class BatchWriter(SpanBatch batch)
     }
 
     /// <summary>Copies a string field into the arena after checking it is UTF-8 (a problem otherwise: empty slice).</summary>
-    /// <remarks>Not inlined: returned from a call, the slice arrives in one register. Inlined into a decode loop, it was
-    /// built in memory with two 4-byte stores and read back as one 8-byte load, which stalls (no store forwarding):
-    /// a quarter of the span loop's time went to storing the span's name.</remarks>
-    [MethodImpl(MethodImplOptions.NoInlining)]
     public ArenaSlice AppendUtf8(ReadOnlySpan<byte> bytes, string field, long offset)
     {
         // Short ASCII strings (most names) are checked and copied in one pass.
