@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace TraceStore.Protocol.Model;
 
 /// <summary>
@@ -6,7 +8,9 @@ namespace TraceStore.Protocol.Model;
 /// move them to the batch as one run. Nested lists finish before their parent, so every range stays
 /// contiguous however fields interleave. Also tracks the per-span problem of the span being decoded and
 /// rolls a refused span back.
+/// <para>Locals are not zeroed on entry (<c>SkipLocalsInit</c>: see <see cref="Otlp.Protobuf.OtlpProtobufDecoder"/>).</para>
 /// </summary>
+[SkipLocalsInit]
 internal sealed class BatchWriter(SpanBatch batch)
 {
     private readonly RecordList<KeyValueRecord> _keyValueStack = new(64);
@@ -116,12 +120,16 @@ internal sealed class BatchWriter(SpanBatch batch)
 
         if (!Utf8Validation.IsValid(bytes))
         {
-            Problem(Otlp.OtlpRejectReason.InvalidUtf8, InSpan ? $"{field} is not valid UTF-8 (at byte {offset})" : $"{field} is not valid UTF-8", offset);
+            InvalidUtf8(field, offset);
             return default;
         }
 
         return batch.Arena.Append(bytes);
     }
+
+    // Out of line: the message's string builder would otherwise be a local of every decode loop this is inlined into.
+    private void InvalidUtf8(string field, long offset) =>
+        Problem(Otlp.OtlpRejectReason.InvalidUtf8, InSpan ? $"{field} is not valid UTF-8 (at byte {offset})" : $"{field} is not valid UTF-8", offset);
 
     /// <summary>List lengths and arena size at the start of a span, to roll a refused span back.</summary>
     private readonly record struct Mark(int Spans, int Events, int Links, int KeyValues, int ArrayValues, int Arena)

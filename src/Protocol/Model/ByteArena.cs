@@ -1,10 +1,14 @@
+using System.Runtime.CompilerServices;
+
 namespace TraceStore.Protocol.Model;
 
 /// <summary>
 /// One growable byte buffer holding every string and bytes value of a batch, addressed by
 /// <see cref="ArenaSlice"/>. Capacity is kept across <see cref="Clear"/>. It may also hold bytes no slice refers to
 /// (a decoder may copy a run of input and slice two strings out of it), so read it only through slices.
+/// <para>Locals are not zeroed on entry (<c>SkipLocalsInit</c>: see <see cref="Otlp.Protobuf.OtlpProtobufDecoder"/>).</para>
 /// </summary>
+[SkipLocalsInit]
 public sealed class ByteArena
 {
     private byte[] _bytes;

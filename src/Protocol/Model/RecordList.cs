@@ -6,7 +6,9 @@ namespace TraceStore.Protocol.Model;
 /// A growable array of records that keeps its capacity across <see cref="Clear"/>, so a reused
 /// <see cref="SpanBatch"/> stops allocating once it has seen its largest request. Records are returned by
 /// reference for in-place filling.
+/// <para>Locals are not zeroed on entry (<c>SkipLocalsInit</c>: see <see cref="Otlp.Protobuf.OtlpProtobufDecoder"/>).</para>
 /// </summary>
+[SkipLocalsInit]
 public sealed class RecordList<T>
     where T : struct
 {

@@ -1,11 +1,14 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace TraceStore.Protocol.Model;
 
 /// <summary>
 /// The per-span checks both decoders apply once a span is complete. Id lengths are what arrived on the wire:
 /// 0 when absent, negative (-16, -8) when present but all zeros.
+/// Locals are not zeroed on entry (<c>SkipLocalsInit</c>: see <see cref="Otlp.Protobuf.OtlpProtobufDecoder"/>).
 /// </summary>
+[SkipLocalsInit]
 internal static class SpanValidation
 {
     public const int AllZeroTraceId = -TraceId.Size;

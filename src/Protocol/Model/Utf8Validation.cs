@@ -14,7 +14,10 @@ namespace TraceStore.Protocol.Model;
 /// nibble lookups classify every byte pair, plus a check that 3- and 4-byte sequences have their
 /// continuation bytes; 32 bytes per step with AVX2. Shorter inputs, and machines without AVX2, use the BCL.
 /// Equivalence with <see cref="Utf8.IsValid"/> is tested exhaustively over 1-4 byte sequences at block edges.
+/// <para>Locals are not zeroed on entry (<c>SkipLocalsInit</c>: see <see cref="Otlp.Protobuf.OtlpProtobufDecoder"/>); the
+/// one stackalloc, the AVX2 tail block, is cleared before use.</para>
 /// </summary>
+[SkipLocalsInit]
 internal static class Utf8Validation
 {
     private const int SimdThreshold = 64;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using TraceStore.Protocol.Model;
 using F = TraceStore.Protocol.Otlp.OtlpFields;
 
@@ -28,7 +29,12 @@ public enum OtlpDecodeStatus
 /// segments. So a decode never holds more than one element beyond what the caller buffered, and an
 /// incomplete element is never half in the batch. Unknown fields of any wire type are skipped at every level
 /// (large length-delimited ones incrementally). Limits are checked before more bytes are buffered.
+/// <para>Locals are not zeroed on entry (<c>SkipLocalsInit</c>), here and in the types the decode loops use
+/// (<see cref="ProtobufElementDecoder"/>, <see cref="BatchWriter"/>, <see cref="RecordList{T}"/>, <see cref="ByteArena"/>,
+/// <see cref="Utf8Validation"/>): their frames hold many struct temporaries, and C# zeroes every local on entry by
+/// default, most of a kilobyte per span. Nothing in them reads a stackalloc before writing it.</para>
 /// </summary>
+[SkipLocalsInit]
 public sealed class OtlpProtobufDecoder : IDisposable
 {
     /// <summary>The tag of ScopeSpans.spans (field 2, length-delimited).</summary>

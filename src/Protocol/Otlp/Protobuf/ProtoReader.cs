@@ -22,7 +22,13 @@ internal enum WireType
 /// </code>
 /// Every read is bounds-checked against the span; a problem throws <see cref="OtlpDecodeException"/> with the
 /// absolute byte offset (<c>baseOffset</c> + position).
+/// <para>The hot members are inlined, and nothing they call takes the reader's address (slow paths run on a copy,
+/// throw helpers are static): a reader whose address is taken lives in memory, so every read of a decode loop would
+/// load and store its position (this kept the span loop's reader out of registers).</para>
+/// <para>Locals are not zeroed on entry (<c>SkipLocalsInit</c>: see <see cref="OtlpProtobufDecoder"/>); this matters most
+/// here, since an inlined member's locals are zeroed at every place it is inlined, once per field read.</para>
 /// </summary>
+[SkipLocalsInit]
 internal ref struct ProtoReader
 {
     private const int MaxGroupDepth = 32;
@@ -62,7 +68,21 @@ internal ref struct ProtoReader
             return true;
         }
 
+        // Anything else (multi-byte or invalid) out of line, on a copy: its error messages would otherwise put string
+        // builders in every decode loop's frame.
+        var copy = this;
+        tag = copy.ReadTagSlow();
+        this = copy;
+        field = (int)(tag >> 3);
+        wireType = (WireType)(tag & 7);
+        return true;
+    }
+
+    /// <summary>A tag that is not a valid one-byte tag: read and checked, or thrown.</summary>
+    private ulong ReadTagSlow()
+    {
         var tagOffset = Offset;
+        ulong tag = _data[_position];
         if (tag < 0x80)
         {
             _position++;
@@ -77,8 +97,8 @@ internal ref struct ProtoReader
             OtlpDecodeException.Throw(OtlpRejectReason.InvalidTag, $"tag {tag} is larger than 32 bits", tagOffset);
         }
 
-        field = (int)(tag >> 3);
-        wireType = (WireType)(tag & 7);
+        var field = (int)(tag >> 3);
+        var wireType = (WireType)(tag & 7);
         if (field == 0)
         {
             OtlpDecodeException.Throw(OtlpRejectReason.InvalidTag, "field number 0 is not allowed", tagOffset);
@@ -89,7 +109,20 @@ internal ref struct ProtoReader
             OtlpDecodeException.Throw(OtlpRejectReason.InvalidTag, $"field {field} has wire type {(int)wireType}, which does not exist", tagOffset);
         }
 
-        return true;
+        return tag;
+    }
+
+    /// <summary>Consumes the next byte when it is <paramref name="tag"/>, a valid one-byte tag the caller expects next.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryReadTag(byte tag)
+    {
+        if ((uint)_position < (uint)_data.Length && _data[_position] == tag)
+        {
+            _position++;
+            return true;
+        }
+
+        return false;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -103,14 +136,18 @@ internal ref struct ProtoReader
             return data[position];
         }
 
-        return ReadVarintSlow();
+        var copy = this;
+        var value = copy.ReadVarintSlow();
+        this = copy;
+        return value;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint ReadFixed32()
     {
         if (_data.Length - _position < 4)
         {
-            OtlpDecodeException.Throw(OtlpRejectReason.Truncated, $"a fixed32 needs 4 bytes; {_data.Length - _position} remain", Offset);
+            ThrowFixedTruncated("fixed32", 4, _data.Length - _position, Offset);
         }
 
         var value = BinaryPrimitives.ReadUInt32LittleEndian(_data[_position..]);
@@ -118,11 +155,12 @@ internal ref struct ProtoReader
         return value;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong ReadFixed64()
     {
         if (_data.Length - _position < 8)
         {
-            OtlpDecodeException.Throw(OtlpRejectReason.Truncated, $"a fixed64 needs 8 bytes; {_data.Length - _position} remain", Offset);
+            ThrowFixedTruncated("fixed64", 8, _data.Length - _position, Offset);
         }
 
         var value = BinaryPrimitives.ReadUInt64LittleEndian(_data[_position..]);
@@ -154,12 +192,20 @@ internal ref struct ProtoReader
     {
         if (actual != expected)
         {
-            ThrowWrongWireType(actual, expected, field);
+            ThrowWrongWireType(actual, expected, field, Offset);
         }
     }
 
     /// <summary>Skips the value of an unknown field of any wire type (groups included, nesting bounded).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Skip(int field, WireType wireType)
+    {
+        var copy = this;
+        copy.SkipValue(field, wireType);
+        this = copy;
+    }
+
+    private void SkipValue(int field, WireType wireType)
     {
         switch (wireType)
         {
@@ -209,7 +255,7 @@ internal ref struct ProtoReader
             }
             else
             {
-                Skip(inner, wireType);
+                SkipValue(inner, wireType);
             }
         }
 
@@ -247,6 +293,9 @@ internal ref struct ProtoReader
     private static void ThrowLengthOutOfRange(ulong length, int remaining, long offset) =>
         OtlpDecodeException.Throw(OtlpRejectReason.LengthOutOfRange, $"length {length} exceeds the {remaining} bytes left in the enclosing message", offset);
 
-    private readonly void ThrowWrongWireType(WireType actual, WireType expected, string field) =>
-        OtlpDecodeException.Throw(OtlpRejectReason.WrongWireType, $"{field} has wire type {(int)actual} ({actual}); it must be {(int)expected} ({expected})", Offset);
+    private static void ThrowWrongWireType(WireType actual, WireType expected, string field, long offset) =>
+        OtlpDecodeException.Throw(OtlpRejectReason.WrongWireType, $"{field} has wire type {(int)actual} ({actual}); it must be {(int)expected} ({expected})", offset);
+
+    private static void ThrowFixedTruncated(string type, int size, int remaining, long offset) =>
+        OtlpDecodeException.Throw(OtlpRejectReason.Truncated, $"a {type} needs {size} bytes; {remaining} remain", offset);
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TraceStore.Protocol.Model;
 using F = TraceStore.Protocol.Otlp.OtlpFields;
 
@@ -11,11 +12,16 @@ namespace TraceStore.Protocol.Otlp.Protobuf;
 /// range is contiguous however the fields interleave on the wire.</para>
 /// <para>Per-span problems (bad ids, invalid UTF-8, end before start, nesting too deep) do not stop decoding: the
 /// span is rolled back and counted as rejected. Structural problems throw <see cref="OtlpDecodeException"/>.</para>
+/// <para>Locals are not zeroed on entry (<c>SkipLocalsInit</c>: see <see cref="OtlpProtobufDecoder"/>).</para>
 /// </summary>
+[SkipLocalsInit]
 internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecoderOptions options)
 {
     /// <summary>Deepest path kept for error messages (attribute nesting adds about three entries per level).</summary>
     private const int MaxPathDepth = 256;
+
+    private const byte SpanAttributesTag = (F.Span.Attributes << 3) | (int)WireType.LengthDelimited;
+    private const byte EventAttributesTag = (F.Event.Attributes << 3) | (int)WireType.LengthDelimited;
 
     private readonly BatchWriter _writer = new(batch);
 
@@ -201,7 +207,10 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                     break;
                 case F.Span.Attributes:
                     reader.Expect(wireType, WireType.LengthDelimited, "attributes");
-                    DecodeKeyValueInto(ref reader, PathField.Attributes, attributeIndex++, depth: 1);
+                    // Through a copy: passing the loop's reader by reference would keep it in memory (see ProtoReader).
+                    var run = reader;
+                    attributeIndex = DecodeAttributes(ref run, SpanAttributesTag, attributeIndex);
+                    reader = run;
                     break;
                 case F.Span.DroppedAttributesCount:
                     reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
@@ -209,7 +218,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                     break;
                 case F.Span.Events:
                     reader.Expect(wireType, WireType.LengthDelimited, "events");
-                    DecodeEvent(ref reader, eventIndex++);
+                    DecodeEvent(reader.ReadLengthDelimited(out var eventOffset), eventOffset, eventIndex++);
                     break;
                 case F.Span.DroppedEventsCount:
                     reader.Expect(wireType, WireType.Varint, "dropped_events_count");
@@ -217,7 +226,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                     break;
                 case F.Span.Links:
                     reader.Expect(wireType, WireType.LengthDelimited, "links");
-                    DecodeLink(ref reader, linkIndex++);
+                    DecodeLink(reader.ReadLengthDelimited(out var linkOffset), linkOffset, linkIndex++);
                     break;
                 case F.Span.DroppedLinksCount:
                     reader.Expect(wireType, WireType.Varint, "dropped_links_count");
@@ -225,7 +234,7 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                     break;
                 case F.Span.Status:
                     reader.Expect(wireType, WireType.LengthDelimited, "status");
-                    DecodeStatus(ref reader, ref span);
+                    DecodeStatus(reader.ReadLengthDelimited(out var statusOffset), statusOffset, ref span);
                     break;
                 case F.Span.Flags:
                     reader.Expect(wireType, WireType.Fixed32, "flags");
@@ -242,9 +251,11 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
         return ids;
     }
 
-    private void DecodeStatus(ref ProtoReader outer, ref SpanRecord span)
+    // Elements inside a span take their bytes, not the span's reader: passing the reader by reference would keep it
+    // in memory for the whole span loop (see ProtoReader).
+    private void DecodeStatus(ReadOnlySpan<byte> data, long offset, ref SpanRecord span)
     {
-        var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
+        var reader = new ProtoReader(data, offset);
         Enter(PathField.Status);
         // Repeated occurrences of a message field merge: each field read overwrites only itself.
         while (reader.TryReadTag(out var field, out var wireType))
@@ -267,9 +278,9 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
         Leave();
     }
 
-    private void DecodeEvent(ref ProtoReader outer, int index)
+    private void DecodeEvent(ReadOnlySpan<byte> data, long offset, int index)
     {
-        var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
+        var reader = new ProtoReader(data, offset);
         var attributesBase = _writer.KeyValueStackDepth;
         Enter(PathField.Events, index);
         var record = default(EventRecord);
@@ -287,7 +298,9 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
                     break;
                 case F.Event.Attributes:
                     reader.Expect(wireType, WireType.LengthDelimited, "attributes");
-                    DecodeKeyValueInto(ref reader, PathField.Attributes, attributeIndex++, depth: 1);
+                    var run = reader;
+                    attributeIndex = DecodeAttributes(ref run, EventAttributesTag, attributeIndex);
+                    reader = run;
                     break;
                 case F.Event.DroppedAttributesCount:
                     reader.Expect(wireType, WireType.Varint, "dropped_attributes_count");
@@ -304,9 +317,9 @@ internal sealed partial class ProtobufElementDecoder(SpanBatch batch, OtlpDecode
         Leave();
     }
 
-    private void DecodeLink(ref ProtoReader outer, int index)
+    private void DecodeLink(ReadOnlySpan<byte> data, long offset, int index)
     {
-        var reader = new ProtoReader(outer.ReadLengthDelimited(out var offset), offset);
+        var reader = new ProtoReader(data, offset);
         var attributesBase = _writer.KeyValueStackDepth;
         Enter(PathField.Links, index);
         var record = default(LinkRecord);
