@@ -23,6 +23,7 @@ public sealed class SegmentCatalog : IDisposable
             experiments VARCHAR[] NOT NULL, traces BIGINT NOT NULL, spans BIGINT NOT NULL,
             min_trace_id VARCHAR NOT NULL, max_trace_id VARCHAR NOT NULL, min_start_ns BIGINT NOT NULL, max_start_ns BIGINT NOT NULL,
             bytes BIGINT NOT NULL, committed_unix_ms BIGINT NOT NULL);
+        CREATE TABLE IF NOT EXISTS trace_index (trace_id VARCHAR NOT NULL, seal_sequence BIGINT NOT NULL, PRIMARY KEY (trace_id, seal_sequence));
         """;
 
     private const string Columns = "seal_sequence, folder, format_version, experiments, traces, spans, min_trace_id, max_trace_id, min_start_ns, max_start_ns, bytes";
@@ -96,6 +97,13 @@ public sealed class SegmentCatalog : IDisposable
         insert.Bind(11, segment.Bytes);
         insert.Bind(12, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         insert.ExecuteNonQuery();
+        if (segment.TraceIds is { Count: > 0 } ids)
+        {
+            using var index = _connection.Prepare("INSERT INTO trace_index SELECT DISTINCT unnest($1::VARCHAR[]), $2");
+            index.BindList(1, DuckDbLogicalType.Varchar, ids);
+            index.Bind(2, segment.SealSequence);
+            index.ExecuteNonQuery();
+        }
     }
 
     /// <summary>Replaces <paramref name="inputs"/> by <paramref name="merged"/> (or by nothing) in one transaction:
@@ -107,8 +115,9 @@ public sealed class SegmentCatalog : IDisposable
             _connection.Execute("BEGIN TRANSACTION");
             try
             {
-                using (var delete = _connection.Prepare("DELETE FROM segments WHERE list_contains($1, seal_sequence)"))
+                foreach (var table in new[] { "segments", "trace_index" })
                 {
+                    using var delete = _connection.Prepare($"DELETE FROM {table} WHERE list_contains($1, seal_sequence)");
                     delete.BindList(1, DuckDbLogicalType.BigInt, inputs.Select(s => s.SealSequence).ToList());
                     delete.ExecuteNonQuery();
                 }
@@ -173,6 +182,11 @@ public sealed class SegmentCatalog : IDisposable
     /// </summary>
     public IReadOnlyList<SegmentInfo> Candidates(string? experimentId = null, string? traceId = null, long fromNs = long.MinValue, long toNs = long.MaxValue) =>
         Select("($1::VARCHAR IS NULL OR list_contains(experiments, $1)) AND ($2::VARCHAR IS NULL OR $2 BETWEEN min_trace_id AND max_trace_id) AND max_start_ns >= $3 AND min_start_ns <= $4", experimentId, traceId, fromNs, toNs);
+
+    /// <summary>The committed segments that hold a part of trace <paramref name="traceId"/>, by the trace index: exact,
+    /// where the zone maps of random ids would name nearly every segment.</summary>
+    public IReadOnlyList<SegmentInfo> SegmentsHolding(string traceId) =>
+        Select("seal_sequence IN (SELECT seal_sequence FROM trace_index WHERE trace_id = $1)", traceId);
 
     /// <summary>Deletes segment folders that have no catalog row (a crash between writing and committing) and
     /// <c>.tmp</c> folders; returns their names.</summary>

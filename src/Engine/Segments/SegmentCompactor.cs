@@ -164,6 +164,10 @@ public sealed class SegmentCompactor : IDisposable
         }
 
         var experiments = ((List<object?>)r[6]!).Select(e => (string)e!).ToList();
-        return new SegmentInfo(sequence, final, SegmentFormat.Version, experiments, traceCount, (long)r[1]!, (string)r[2]!, (string)r[3]!, (long)r[4]!, (long)r[5]!, Bytes: 0);
+        using var ids = _connection.Query($"SELECT trace_id FROM read_parquet({traces})");
+        return new SegmentInfo(sequence, final, SegmentFormat.Version, experiments, traceCount, (long)r[1]!, (string)r[2]!, (string)r[3]!, (long)r[4]!, (long)r[5]!, Bytes: 0)
+        {
+            TraceIds = [.. ids.ReadAllRows().Select(row => (string)row[0]!)],
+        };
     }
 }

@@ -16,7 +16,12 @@ public sealed record SegmentInfo(
     string MaxTraceId,
     long MinStartTimeNs,
     long MaxStartTimeNs,
-    long Bytes);
+    long Bytes)
+{
+    /// <summary>The MLflow ids of the traces in the segment, when it was just written (the catalog indexes them at
+    /// commit, so get-by-id finds exactly the segments holding a trace). Null for segments read from the catalog.</summary>
+    public IReadOnlyList<string>? TraceIds { get; init; }
+}
 
 /// <summary>
 /// Writes sealed traces as one segment (<see cref="SegmentFormat"/>): rows are appended to staging tables in an
@@ -137,6 +142,7 @@ public sealed class SegmentWriter : IDisposable
     {
         Span<byte> id = stackalloc byte[35];
         string? minId = null, maxId = null;
+        var ids = new List<string>(traces.Count);
         long minStart = long.MaxValue, maxStart = long.MinValue;
         var experiments = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var trace in traces)
@@ -144,6 +150,7 @@ public sealed class SegmentWriter : IDisposable
             experiments.Add(trace.Key.ExperimentId);
             SpanRowWriter.FormatTraceId(trace.Key.TraceId, id);
             var text = System.Text.Encoding.ASCII.GetString(id);
+            ids.Add(text);
             minId = minId is null || string.CompareOrdinal(text, minId) < 0 ? text : minId;
             maxId = maxId is null || string.CompareOrdinal(text, maxId) > 0 ? text : maxId;
             foreach (ref readonly var span in trace.Spans.AsSpan())
@@ -153,6 +160,6 @@ public sealed class SegmentWriter : IDisposable
             }
         }
 
-        return new SegmentInfo(sealSequence, folder, SegmentFormat.Version, [.. experiments], traces.Count, spans, minId!, maxId!, minStart, maxStart, bytes);
+        return new SegmentInfo(sealSequence, folder, SegmentFormat.Version, [.. experiments], traces.Count, spans, minId!, maxId!, minStart, maxStart, bytes) { TraceIds = ids };
     }
 }

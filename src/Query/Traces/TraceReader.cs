@@ -10,7 +10,7 @@ using TraceStore.Protocol.Model;
 namespace TraceStore.Query.Traces;
 
 /// <summary>
-/// Reads one trace back from sealed segments: the catalog names the segments whose zone maps can hold the id, and
+/// Reads one trace back from sealed segments: the catalog's trace index names the segments that hold the id, and
 /// only those segments' files are opened (sorted ids and row-group statistics keep each read to about a row group).
 /// A trace sealed in parts (late spans, large traces) is merged: spans are deduplicated by span id (the first stored
 /// wins, as in the assembler), and the summary is the one sealed last. Not thread-safe: one reader per thread.
@@ -49,7 +49,7 @@ public sealed class TraceReader : IDisposable
         TraceSummary? summary = null;
         var spans = new List<SpanRow>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var segment in _catalog.Candidates(traceId: traceId))
+        foreach (var segment in _catalog.SegmentsHolding(traceId))
         {
             if (ReadSummary(segment, traceId) is { } latest)
             {

@@ -52,6 +52,8 @@ public sealed class SegmentCompactorTests : IDisposable
         var merged = compactor.Merge(plan)!;
 
         Assert.Equal([merged.SealSequence], _catalog.Segments().Select(s => s.SealSequence));
+        Assert.Equal([merged.SealSequence], _catalog.SegmentsHolding(traceId).Select(s => s.SealSequence));
+        Assert.Empty(_catalog.SegmentsHolding(SealedTraces.Id(1)));
         Assert.All(oldFolders, folder => Assert.False(Directory.Exists(folder)));
         Assert.Equal(4, merged.Traces);
         Assert.Equal(9, merged.Spans);

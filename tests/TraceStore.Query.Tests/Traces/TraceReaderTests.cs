@@ -104,6 +104,29 @@ public sealed class TraceReaderTests : IDisposable
         Assert.Equal(6, trace.Spans.Select(s => s.SpanId).Distinct().Count());
         Assert.Equal(6, trace.Summary.SpanCount);
         Assert.Equal(2, _catalog.Candidates(traceId: "tr-" + traceHex).Count);
+        Assert.Equal([1L, 2L], _catalog.SegmentsHolding("tr-" + traceHex).Select(s => s.SealSequence));
+    }
+
+    [Fact]
+    public void Trace_index_names_only_the_segments_that_hold_a_trace_even_when_zone_maps_overlap()
+    {
+        // Three segments of random ids: their trace-id ranges overlap, so zone maps cannot tell them apart.
+        var ids = new List<string>();
+        for (var seed = 1; seed <= 3; seed++)
+        {
+            var batch = DecodeProtobuf(OtlpTestRequests.Protobuf(40, spansPerTrace: 4, seed: seed));
+            ids.Add("tr-" + batch.Spans[0].TraceId.ToHex());
+            _assembler.Add(batch, "0", walSequence: seed);
+            Seal();
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal([(long)i + 1], _catalog.SegmentsHolding(ids[i]).Select(s => s.SealSequence));
+        }
+
+        Assert.Empty(_catalog.SegmentsHolding("tr-00000000000000000000000000000001"));
+        Assert.True(_catalog.Candidates(traceId: ids[1]).Count > 1, "the zone maps were expected to overlap");
     }
 
     [Theory]
