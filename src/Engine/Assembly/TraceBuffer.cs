@@ -66,6 +66,47 @@ public sealed class TraceBuffer
     /// <summary>Where the span with <paramref name="spanId"/> is in <see cref="Spans"/>, if it has arrived.</summary>
     public bool TryGetSpanIndex(SpanId spanId, out int index) => _spanIndex.TryGetValue(spanId, out index);
 
+    /// <summary>Appends a copy of span <paramref name="index"/> of <paramref name="source"/> (with its attributes and
+    /// events) unless a span with its id is here already; false then.</summary>
+    internal bool AppendCopy(TraceBuffer source, int index, long nowTicks)
+    {
+        var span = source.Spans[index];
+        if (Contains(span.SpanId))
+        {
+            return false;
+        }
+
+        ArenaSlice Copy(ArenaSlice slice) => Arena.Append(source.Bytes(slice));
+        var attributesStart = Attributes.Count;
+        foreach (ref readonly var attribute in source.Attributes.Slice(span.Attributes))
+        {
+            var value = Copy(attribute.Value);
+            Attributes.Add() = new StoredKeyValue(Copy(attribute.Key), value);
+            span.Inputs = attribute.Value == source.Spans[index].Inputs && !span.Inputs.IsEmpty ? value : span.Inputs;
+            span.Outputs = attribute.Value == source.Spans[index].Outputs && !span.Outputs.IsEmpty ? value : span.Outputs;
+        }
+
+        var eventsStart = Events.Count;
+        foreach (ref readonly var spanEvent in source.Events.Slice(span.Events))
+        {
+            Events.Add() = new StoredEvent(Copy(spanEvent.Name), spanEvent.TimeUnixNano, Copy(spanEvent.Attributes));
+        }
+
+        span.Name = Copy(span.Name);
+        span.StatusMessage = Copy(span.StatusMessage);
+        span.SpanType = Copy(span.SpanType);
+        span.Model = Copy(span.Model);
+        span.Provider = Copy(span.Provider);
+        span.SessionId = Copy(span.SessionId);
+        span.UserId = Copy(span.UserId);
+        span.ServiceName = Copy(span.ServiceName);
+        span.Attributes = new RecordRange(attributesStart, Attributes.Count - attributesStart);
+        span.Events = new RecordRange(eventsStart, Events.Count - eventsStart);
+        Spans.Add() = span;
+        IndexLastSpan(nowTicks);
+        return true;
+    }
+
     /// <summary>Records a span appended at the end of <see cref="Spans"/> by the copier.</summary>
     internal void IndexLastSpan(long nowTicks)
     {

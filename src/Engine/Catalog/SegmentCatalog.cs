@@ -188,6 +188,26 @@ public sealed class SegmentCatalog : IDisposable
     public IReadOnlyList<SegmentInfo> SegmentsHolding(string traceId) =>
         Select("seal_sequence IN (SELECT seal_sequence FROM trace_index WHERE trace_id = $1)", traceId);
 
+    /// <summary>For each of <paramref name="traceIds"/> that is in a committed segment, the seal sequences of the
+    /// segments that hold it (one query for the whole batch).</summary>
+    public IReadOnlyDictionary<string, List<long>> SealedParts(IReadOnlyList<string> traceIds)
+    {
+        lock (_gate)
+        {
+            using var query = _connection.Prepare("SELECT trace_id, seal_sequence FROM trace_index WHERE trace_id IN (SELECT unnest($1::VARCHAR[])) ORDER BY seal_sequence");
+            query.BindList(1, DuckDbLogicalType.Varchar, traceIds);
+            using var result = query.Execute();
+            var parts = new Dictionary<string, List<long>>(StringComparer.Ordinal);
+            foreach (var row in result.ReadAllRows())
+            {
+                var id = (string)row[0]!;
+                (parts.TryGetValue(id, out var list) ? list : parts[id] = []).Add((long)row[1]!);
+            }
+
+            return parts;
+        }
+    }
+
     /// <summary>Deletes segment folders that have no catalog row (a crash between writing and committing) and
     /// <c>.tmp</c> folders; returns their names.</summary>
     public IReadOnlyList<string> RemoveUncommitted()

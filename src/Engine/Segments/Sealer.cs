@@ -33,6 +33,8 @@ public sealed class Sealer : IAsyncDisposable
     private long _oldestPendingTicks = long.MaxValue;
     private long _segmentsWritten;
     private Exception? _lastError;
+    private DuckDbDatabase? _loaderDatabase;
+    private DuckDbConnection? _loader;
 
     /// <param name="checkpoint">Called after each commit (under the sealer's lock, nothing pending) to let the WAL
     /// checkpoint advance.</param>
@@ -116,6 +118,8 @@ public sealed class Sealer : IAsyncDisposable
         await _loop.ConfigureAwait(false);
         _stopping.Dispose();
         _wake.Dispose();
+        _loader?.Dispose();
+        _loaderDatabase?.Dispose();
     }
 
     private async Task RunAsync()
@@ -133,6 +137,63 @@ public sealed class Sealer : IAsyncDisposable
 
             SealNow();
         }
+    }
+
+    /// <summary>
+    /// The buffers to write. A trace that already has parts in committed segments (late spans, retries after its
+    /// seal, a trace sealed in parts) is written whole: its earlier spans are read back and merged with the new ones,
+    /// so the summary sealed now, which supersedes the earlier ones, covers every span. Reads keep each span once;
+    /// compaction drops the repeated copies. The merged copies are transient and not counted in the budget.
+    /// </summary>
+    private List<TraceBuffer> WithEarlierParts(List<SealedTrace> pending)
+    {
+        Span<byte> id = stackalloc byte[35];
+        var ids = new List<string>(pending.Count);
+        foreach (var trace in pending)
+        {
+            SpanRowWriter.FormatTraceId(trace.Buffer.Key.TraceId, id);
+            ids.Add(System.Text.Encoding.ASCII.GetString(id));
+        }
+
+        var parts = _catalog.SealedParts(ids);
+        if (parts.Count == 0)
+        {
+            return [.. pending.Select(t => t.Buffer)];
+        }
+
+        var segments = _catalog.Segments().ToDictionary(s => s.SealSequence);
+        if (_loader is null)
+        {
+            _loaderDatabase = DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions { Threads = 1 });
+            _loader = _loaderDatabase.Connect();
+        }
+
+        var now = _time.GetTimestamp();
+        var buffers = new List<TraceBuffer>(pending.Count);
+        for (var i = 0; i < pending.Count; i++)
+        {
+            var buffer = pending[i].Buffer;
+            if (!parts.TryGetValue(ids[i], out var sequences))
+            {
+                buffers.Add(buffer);
+                continue;
+            }
+
+            var merged = new TraceBuffer(buffer.Key, now);
+            foreach (var sequence in sequences)
+            {
+                SegmentSpanLoader.LoadInto(_loader, segments[sequence], ids[i], merged, now);
+            }
+
+            for (var span = 0; span < buffer.Spans.Count; span++)
+            {
+                merged.AppendCopy(buffer, span, now);
+            }
+
+            buffers.Add(merged);
+        }
+
+        return buffers;
     }
 
     private void Collect(List<SealedTrace> traces)
@@ -184,7 +245,7 @@ public sealed class Sealer : IAsyncDisposable
         var traces = _pending.GetRange(0, count);
         try
         {
-            var segment = _writer.Write(sequence, [.. traces.Select(t => t.Buffer)]);
+            var segment = _writer.Write(sequence, WithEarlierParts(traces));
             _catalog.Commit(segment);
         }
         catch (Exception e) when (e is IOException or DuckDbException)

@@ -99,7 +99,7 @@ internal sealed class SpanRowWriter : IDisposable
             }
         }
 
-        var events = _spans.Column(c).BeginList(row, span.Events.Count, out var eventAt);
+        var events = _spans.Column(c++).BeginList(row, span.Events.Count, out var eventAt);
         var names = events.GetField(0);
         var times = events.GetField(1);
         var eventAttributes = events.GetField(2);
@@ -110,6 +110,11 @@ internal sealed class SpanRowWriter : IDisposable
             SetOptional(eventAttributes, eventAt, buffer.Bytes(spanEvent.Attributes), !spanEvent.Attributes.IsEmpty);
             eventAt++;
         }
+
+        SetOptional(_spans.Column(c++), row, span.Usage?.CacheReadInputTokens ?? 0, span.Usage?.CacheReadInputTokens is not null);
+        SetOptional(_spans.Column(c++), row, span.Usage?.CacheCreationInputTokens ?? 0, span.Usage?.CacheCreationInputTokens is not null);
+        SetOptional(_spans.Column(c++), row, buffer.Bytes(span.SessionId), !span.SessionId.IsEmpty);
+        SetOptional(_spans.Column(c), row, buffer.Bytes(span.UserId), !span.UserId.IsEmpty);
     }
 
     private void AppendPayload(TraceBuffer buffer, in StoredSpan span, ReadOnlySpan<byte> traceId, ReadOnlySpan<byte> spanId)

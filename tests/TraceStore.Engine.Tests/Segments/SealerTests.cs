@@ -100,6 +100,39 @@ public sealed class SealerTests : IDisposable
     private void RecordCheckpoint(SpanAssembler assembler, Sealer sealer) =>
         _checkpoints.Add(Math.Min(assembler.LowestWalSequence(), sealer.LowestPendingWalSequence()));
 
+    [Fact]
+    public async Task Late_spans_are_sealed_with_the_earlier_parts_so_the_newest_summary_covers_the_whole_trace()
+    {
+        var (assembler, catalog, writer) = Parts();
+        await using var sealer = new Sealer(assembler, _budget, writer, catalog, () => { }, new SealerOptions(), NullLogger.Instance, _time);
+        assembler.Add(SpanBatches.Decode([new(1, 1, 0), new(1, 2, 1)]), "0", walSequence: 1);
+        Assert.Equal(1, sealer.SealNow(everything: true));
+
+        Assert.Single(catalog.SealedParts(["tr-" + SpanBatches.TraceIdOf(1).ToHex()]));
+
+        // Later: a retry of span 2 and a late span 3, without the root.
+        assembler.Add(SpanBatches.Decode([new(1, 2, 1), new(1, 3, 1)]), "0", walSequence: 2);
+        Assert.Equal(1, sealer.SealNow(everything: true));
+
+        var second = catalog.Segments()[1];
+        using var database = DuckDb.DuckDbDatabase.OpenInMemory();
+        using var connection = database.Connect();
+        using var result = connection.Query(
+            $"SELECT span_count, state, trace_name FROM read_parquet({DuckDb.DuckDbSql.Literal(Path.Combine(second.Folder, SegmentFormat.TracesFile))})");
+        var row = Assert.Single(result.ReadAllRows());
+        using (var spansResult = connection.Query($"SELECT count(*) FROM read_parquet({DuckDb.DuckDbSql.Literal(Path.Combine(second.Folder, SegmentFormat.SpansFile))})"))
+        {
+            Assert.Equal(3L, spansResult.ReadAllRows()[0][0]);
+        }
+
+        Assert.Equal(3, row[0]);
+        Assert.Equal("OK", row[1]);
+        Assert.Equal("t1-s1", row[2]);
+        Assert.Equal([1L, 2L], catalog.SealedParts(["tr-" + SpanBatches.TraceIdOf(1).ToHex()]).Single().Value);
+        catalog.Dispose();
+        writer.Dispose();
+    }
+
     private (SpanAssembler Assembler, SegmentCatalog Catalog, SegmentWriter Writer) Parts()
     {
         var catalog = SegmentCatalog.Open(_folder.Path);
