@@ -58,7 +58,7 @@ public static class SpanCopier
             EndTimeUnixNano = span.EndTimeUnixNano,
             StatusCode = span.StatusCode,
             StatusMessage = arena.Append(batch.Bytes(span.StatusMessage)),
-            SpanType = arena.Append(Encoding.UTF8.GetBytes(genAi.SpanType)),
+            SpanType = AppendUtf8(arena, genAi.SpanType),
             Inputs = ValueOf(buffer, inputsAt),
             Outputs = ValueOf(buffer, outputsAt),
             Usage = genAi.Usage,
@@ -77,9 +77,28 @@ public static class SpanCopier
 
     private static ArenaSlice ValueOf(TraceBuffer buffer, int attributeAt) => attributeAt < 0 ? default : buffer.Attributes[attributeAt].Value;
 
-    /// <summary>Model, provider, session and user as plain text (a JSON-encoded string unwrapped), copied into the arena.</summary>
-    private static ArenaSlice TextOf(TraceBuffer buffer, SpanBatch batch, int attribute) =>
-        GenAiSpan.Text(batch, attribute) is { Length: > 0 } text ? buffer.Arena.Append(Encoding.UTF8.GetBytes(text)) : default;
+    /// <summary>Model, provider, session and user as plain text (a JSON-encoded string unwrapped), copied into the arena.
+    /// A plain string value (the usual case) is copied as it is, without allocating.</summary>
+    private static ArenaSlice TextOf(TraceBuffer buffer, SpanBatch batch, int attribute)
+    {
+        if (attribute < 0)
+        {
+            return default;
+        }
+
+        var value = batch.KeyValues[attribute].Value;
+        var bytes = batch.Bytes(value.Bytes);
+        if (value.Kind == AnyValueKind.String && !(bytes.Length >= 2 && bytes[0] == (byte)'"' && bytes[^1] == (byte)'"'))
+        {
+            return buffer.Arena.Append(bytes);
+        }
+
+        return GenAiSpan.Text(batch, attribute) is { Length: > 0 } text ? AppendUtf8(buffer.Arena, text) : default;
+    }
+
+    /// <summary>Encodes <paramref name="text"/> straight into the arena.</summary>
+    private static ArenaSlice AppendUtf8(ByteArena arena, string text) =>
+        arena.Commit(Encoding.UTF8.GetBytes(text, arena.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length))));
 
     private static ArenaSlice ServiceName(SpanBatch batch, in SpanRecord span, ByteArena arena)
     {
