@@ -6,7 +6,9 @@ namespace TraceStore.MemoryHarness;
 internal sealed class ResidentMemorySampler : IDisposable
 {
     private readonly Thread _thread;
-    private volatile bool _stop;
+    /// <summary>Set to stop; the sampler waits on it between samples, so stopping never waits out a period.</summary>
+    private readonly ManualResetEventSlim _stop = new();
+    private static readonly TimeSpan SamplePeriod = TimeSpan.FromMilliseconds(2);
     private long _peak;
     private long _peakManaged;
     private long _nextLine;
@@ -28,13 +30,14 @@ internal sealed class ResidentMemorySampler : IDisposable
 
     public void Dispose()
     {
-        _stop = true;
+        _stop.Set();
         _thread.Join();
+        _stop.Dispose();
     }
 
     private void Sample()
     {
-        while (!_stop)
+        do
         {
             var rss = ProcessMemory.ResidentBytes();
             if (rss > Interlocked.Read(ref _peak))
@@ -55,7 +58,7 @@ internal sealed class ResidentMemorySampler : IDisposable
                 timeline.WriteLine($"{Environment.TickCount64 % 100000,6} rss={rss >> 20,4}MiB gc_committed_at_last_gc={managed >> 20,4}MiB gc_heap={info.HeapSizeBytes >> 20,4}MiB gen2={GC.CollectionCount(2)} gen0={GC.CollectionCount(0)} alloc={GC.GetTotalAllocatedBytes() >> 20}MiB heap_now={GC.GetTotalMemory(false) >> 20}MiB");
             }
 
-            Thread.Sleep(2);
         }
+        while (!_stop.Wait(SamplePeriod));
     }
 }
