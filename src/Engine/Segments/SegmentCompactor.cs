@@ -20,12 +20,7 @@ public sealed class SegmentCompactor : IDisposable
     public SegmentCompactor(SegmentCatalog catalog, long memoryLimitBytes = 64L << 20)
     {
         _catalog = catalog;
-        _database = DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions
-        {
-            Threads = 1,
-            MemoryLimitBytes = memoryLimitBytes,
-            Settings = new Dictionary<string, string> { ["temp_directory"] = Path.Combine(Path.GetDirectoryName(catalog.SegmentsFolder)!, "tmp") },
-        });
+        _database = SegmentScratch.OpenDatabase(memoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
         _connection = _database.Connect();
     }
 
@@ -74,13 +69,7 @@ public sealed class SegmentCompactor : IDisposable
                 rowGroupRows: null));
             _connection.Execute(SegmentFormat.Copy("SELECT * FROM latest_traces", SegmentFormat.TracesOrder, Path.Combine(temporary, SegmentFormat.TracesFile), SegmentFormat.TraceRowGroupRows));
             var merged = Describe(sequence, final, temporary);
-            long bytes = 0;
-            foreach (var file in Directory.GetFiles(temporary))
-            {
-                using var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
-                stream.Flush(flushToDisk: true);
-                bytes += stream.Length;
-            }
+            var bytes = SegmentScratch.SyncFiles(temporary);
 
             if (merged is null)
             {

@@ -69,6 +69,20 @@ public static class SegmentFormat
     /// <summary>Empties the staging tables between seals by dropping them (their memory goes back at once).</summary>
     internal const string DropStaging = "DROP TABLE IF EXISTS spans; DROP TABLE IF EXISTS payloads; DROP TABLE IF EXISTS attrs; DROP TABLE IF EXISTS traces;";
 
+    /// <summary>
+    /// The query for every stored span of one trace (<c>$1</c> = its MLflow id) in one segment, with its payload.
+    /// Columns, in order: 0 span_id, 1 parent_span_id, 2 name, 3 span_type, 4 kind, 5 start_time_ns, 6 end_time_ns,
+    /// 7 status, 8 status_message, 9 model, 10 provider, 11 input_tokens, 12 output_tokens, 13 total_tokens,
+    /// 14 service_name, 15 attributes, 16 events, 17 cache_read_input_tokens, 18 cache_creation_input_tokens,
+    /// 19 session_id, 20 user_id, 21 inputs_key, 22 inputs, 23 outputs_key, 24 outputs.
+    /// </summary>
+    public static string SpansOfTraceSql(string segmentFolder) =>
+        "SELECT s.span_id, s.parent_span_id, s.name, s.span_type, s.kind, s.start_time_ns, s.end_time_ns, s.status, s.status_message, " +
+        "s.model, s.provider, s.input_tokens, s.output_tokens, s.total_tokens, s.service_name, s.attributes, s.events, " +
+        "s.cache_read_input_tokens, s.cache_creation_input_tokens, s.session_id, s.user_id, p.inputs_key, p.inputs, p.outputs_key, p.outputs " +
+        $"FROM (SELECT * FROM read_parquet({DuckDbSql.Literal(Path.Combine(segmentFolder, SpansFile))}) WHERE trace_id = $1) s " +
+        $"LEFT JOIN (SELECT * FROM read_parquet({DuckDbSql.Literal(Path.Combine(segmentFolder, PayloadsFile))}) WHERE trace_id = $1) p ON p.span_id = s.span_id";
+
     /// <summary>The sort order of each file (the compactor keeps it when it merges segments).</summary>
     internal const string SpansOrder = "trace_id, start_time_ns, span_id";
     internal const string AttrsOrder = "key, value, trace_id, span_id";

@@ -16,14 +16,7 @@ internal static class SegmentSpanLoader
 {
     public static void LoadInto(DuckDbConnection connection, SegmentInfo segment, string traceId, TraceBuffer target, long nowTicks)
     {
-        var spans = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.SpansFile));
-        var payloads = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.PayloadsFile));
-        using var query = connection.Prepare(
-            "SELECT s.span_id, s.parent_span_id, s.name, s.span_type, s.kind, s.start_time_ns, s.end_time_ns, s.status, s.status_message, " +
-            "s.model, s.provider, s.input_tokens, s.output_tokens, s.total_tokens, s.service_name, s.attributes, s.events, " +
-            "s.cache_read_input_tokens, s.cache_creation_input_tokens, s.session_id, s.user_id, p.inputs_key, p.inputs, p.outputs_key, p.outputs " +
-            $"FROM (SELECT * FROM read_parquet({spans}) WHERE trace_id = $1) s " +
-            $"LEFT JOIN (SELECT * FROM read_parquet({payloads}) WHERE trace_id = $1) p ON p.span_id = s.span_id");
+        using var query = connection.Prepare(SegmentFormat.SpansOfTraceSql(segment.Folder));
         query.Bind(1, traceId);
         using var result = query.Execute();
         foreach (var r in result.ReadAllRows())

@@ -43,23 +43,7 @@ public sealed class SegmentWriter : IDisposable
     {
         _folder = Path.GetFullPath(segmentsFolder);
         Directory.CreateDirectory(_folder);
-        var spill = spillFolder ?? Path.Combine(Path.GetDirectoryName(_folder)!, "tmp");
-        _database = DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions
-        {
-            Threads = 1,
-            MemoryLimitBytes = memoryLimitBytes,
-            Settings = new Dictionary<string, string>
-            {
-                ["temp_directory"] = spill,
-                ["preserve_insertion_order"] = "false",
-
-                // DuckDB's jemalloc keeps freed pages resident (measured: 75-120 MiB resident for 25-85 MiB allocated
-                // across seals). Flushing after every task and after every bulk free (dropping the staging tables)
-                // gives them back: 36 MiB resident at peak. A seal is a few statements, so the cost is not measurable.
-                ["allocator_flush_threshold"] = "1MB",
-                ["allocator_bulk_deallocation_flush_threshold"] = "1MB",
-            },
-        });
+        _database = SegmentScratch.OpenDatabase(memoryLimitBytes, spillFolder ?? SegmentScratch.SpillFolder(_folder));
         _connection = _database.Connect();
         _connection.Execute(SegmentFormat.StagingDdl);
     }
@@ -115,12 +99,7 @@ public sealed class SegmentWriter : IDisposable
         _connection.Execute(SegmentFormat.CopyPayloads(Path.Combine(temporary, SegmentFormat.PayloadsFile)));
         _connection.Execute(SegmentFormat.CopyAttrs(Path.Combine(temporary, SegmentFormat.AttrsFile)));
         _connection.Execute(SegmentFormat.CopyTraces(Path.Combine(temporary, SegmentFormat.TracesFile)));
-        long bytes = 0;
-        foreach (var file in Directory.GetFiles(temporary))
-        {
-            bytes += SyncFile(file);
-        }
-
+        var bytes = SegmentScratch.SyncFiles(temporary);
         Directory.Move(temporary, final);
         return Describe(sealSequence, final, traces, spans, bytes);
     }
@@ -129,13 +108,6 @@ public sealed class SegmentWriter : IDisposable
     {
         _connection.Dispose();
         _database.Dispose();
-    }
-
-    private static long SyncFile(string path)
-    {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
-        file.Flush(flushToDisk: true);
-        return file.Length;
     }
 
     private static SegmentInfo Describe(long sealSequence, string folder, IReadOnlyList<TraceBuffer> traces, long spans, long bytes)

@@ -125,33 +125,28 @@ public sealed class TraceReader : IDisposable
 
     private List<SpanRow> ReadSpans(SegmentInfo segment, string traceId)
     {
-        var spansFile = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.SpansFile));
-        var payloadsFile = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.PayloadsFile));
-        using var query = _connection.Prepare(
-            $"SELECT s.span_id, s.parent_span_id, s.name, s.start_time_ns, s.end_time_ns, s.status, s.status_message, s.attributes, s.events, " +
-            $"p.inputs_key, p.inputs, p.outputs_key, p.outputs " +
-            $"FROM (SELECT * FROM read_parquet({spansFile}) WHERE trace_id = $1) s " +
-            $"LEFT JOIN (SELECT * FROM read_parquet({payloadsFile}) WHERE trace_id = $1) p ON p.span_id = s.span_id");
+        using var query = _connection.Prepare(SegmentFormat.SpansOfTraceSql(segment.Folder));
         query.Bind(1, traceId);
         using var result = query.Execute();
         var spans = new List<SpanRow>();
         foreach (var r in result.ReadAllRows())
         {
-            var attributes = ((List<KeyValuePair<object, object?>>)r[7]!).Select(e => new KeyValuePair<string, string>((string)e.Key, (string)e.Value!)).ToList();
-            if (r[9] is string inputsKey)
+            // Column order: SegmentFormat.SpansOfTraceSql.
+            var attributes = ((List<KeyValuePair<object, object?>>)r[15]!).Select(e => new KeyValuePair<string, string>((string)e.Key, (string)e.Value!)).ToList();
+            if (r[21] is string inputsKey)
             {
-                attributes.Add(new(inputsKey, (string)r[10]!));
+                attributes.Add(new(inputsKey, (string)r[22]!));
             }
 
-            if (r[11] is string outputsKey)
+            if (r[23] is string outputsKey)
             {
-                attributes.Add(new(outputsKey, (string)r[12]!));
+                attributes.Add(new(outputsKey, (string)r[24]!));
             }
 
-            var events = ((List<object?>)r[8]!).Cast<Dictionary<string, object?>>()
+            var events = ((List<object?>)r[16]!).Cast<Dictionary<string, object?>>()
                 .Select(e => new EventRow((string)e["name"]!, (long)e["time_ns"]!, (string?)e["attributes"]))
                 .ToList();
-            spans.Add(new SpanRow(traceId, (string)r[0]!, (string?)r[1], (string)r[2]!, (long)r[3]!, (long?)r[4], (string)r[5]!, (string?)r[6], attributes, events));
+            spans.Add(new SpanRow(traceId, (string)r[0]!, (string?)r[1], (string)r[2]!, (long)r[5]!, (long?)r[6], (string)r[7]!, (string?)r[8], attributes, events));
         }
 
         return spans;
