@@ -4,9 +4,6 @@ using TraceStore.Engine.Assembly;
 using TraceStore.Engine.Catalog;
 using TraceStore.Engine.Segments;
 using TraceStore.Engine.Wal;
-using TraceStore.Protocol.Content;
-using TraceStore.Protocol.Model;
-using TraceStore.Protocol.Otlp;
 using TraceStore.Server.Cli;
 using TraceStore.Testing;
 
@@ -123,11 +120,7 @@ public sealed class VerifyCommandTests
     private static long SealCapturedPayload(string data)
     {
         var file = TestPayloads.All[0];
-        var batch = new SpanBatch();
-        using (var decoder = new OtlpRequestDecoder())
-        {
-            decoder.Decode(new System.Buffers.ReadOnlySequence<byte>(file.RawBytes), file.Format == "json" ? OtlpPayloadFormat.Json : OtlpPayloadFormat.Protobuf, OtlpContentHeaders.ParseEncoding(file.ContentEncoding), batch);
-        }
+        var batch = DecodedBatches.Decode(file);
 
         var assembler = new SpanAssembler(new AssemblerOptions(), new MemoryBudget(64L << 20));
         assembler.Add(batch, "0", walSequence: 1);

@@ -1,10 +1,8 @@
-using System.Buffers;
 using Google.Protobuf;
 using OpenTelemetry.Proto.Collector.Trace.V1;
 using OpenTelemetry.Proto.Trace.V1;
-using TraceStore.Protocol.Content;
 using TraceStore.Protocol.Model;
-using TraceStore.Protocol.Otlp;
+using TraceStore.Testing;
 
 namespace TraceStore.Engine.Tests.Assembly;
 
@@ -32,10 +30,7 @@ internal static class SpanBatches
 
         var request = new ExportTraceServiceRequest();
         request.ResourceSpans.Add(new ResourceSpans { ScopeSpans = { scope } });
-        var batch = new SpanBatch();
-        using var decoder = new OtlpRequestDecoder();
-        decoder.Decode(new ReadOnlySequence<byte>(request.ToByteArray()), OtlpPayloadFormat.Protobuf, OtlpContentEncoding.Identity, batch);
-        return batch;
+        return DecodedBatches.Decode(request.ToByteArray());
     }
 
     public static TraceId TraceIdOf(int trace) => TraceId.FromBytes(TraceIdBytes(trace));

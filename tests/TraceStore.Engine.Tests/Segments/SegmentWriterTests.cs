@@ -1,12 +1,8 @@
-using System.Buffers;
 using TraceStore.DuckDb;
 using TraceStore.Engine.Admission;
 using TraceStore.Engine.Assembly;
 using TraceStore.Engine.Segments;
 using TraceStore.Engine.Tests.Assembly;
-using TraceStore.Protocol.Content;
-using TraceStore.Protocol.Model;
-using TraceStore.Protocol.Otlp;
 using TraceStore.Testing;
 
 namespace TraceStore.Engine.Tests.Segments;
@@ -24,10 +20,7 @@ public sealed class SegmentWriterTests : IDisposable
         var expectedSpans = 0;
         foreach (var file in TestPayloads.All.Where(f => f.SpanCount > 0))
         {
-            var batch = new SpanBatch();
-            using var decoder = new OtlpRequestDecoder();
-            decoder.Decode(new ReadOnlySequence<byte>(file.RawBytes), file.Format == "json" ? OtlpPayloadFormat.Json : OtlpPayloadFormat.Protobuf, OtlpContentHeaders.ParseEncoding(file.ContentEncoding), batch);
-            expectedSpans += assembler.Add(batch, "0", walSequence: 1).Added;
+            expectedSpans += assembler.Add(DecodedBatches.Decode(file), "0", walSequence: 1).Added;
         }
 
         var traces = assembler.TakeAll().Select(t => t.Buffer).ToList();

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Google.Protobuf;
 using OpenTelemetry.Proto.Collector.Trace.V1;
 using OpenTelemetry.Proto.Trace.V1;
@@ -6,9 +5,7 @@ using TraceStore.Engine.Admission;
 using TraceStore.Engine.Assembly;
 using TraceStore.Engine.Catalog;
 using TraceStore.Engine.Segments;
-using TraceStore.Protocol.Content;
 using TraceStore.Protocol.Model;
-using TraceStore.Protocol.Otlp;
 
 namespace TraceStore.Query.Tests.Traces;
 
@@ -52,9 +49,6 @@ internal static class SealedTraces
         }
 
         var request = new ExportTraceServiceRequest { ResourceSpans = { new ResourceSpans { ScopeSpans = { scope } } } };
-        var batch = new SpanBatch();
-        using var decoder = new OtlpRequestDecoder();
-        decoder.Decode(new ReadOnlySequence<byte>(request.ToByteArray()), OtlpPayloadFormat.Protobuf, OtlpContentEncoding.Identity, batch);
-        return batch;
+        return TraceStore.Testing.DecodedBatches.Decode(request.ToByteArray());
     }
 }

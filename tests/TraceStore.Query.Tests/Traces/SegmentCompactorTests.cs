@@ -1,4 +1,3 @@
-using System.Buffers;
 using Google.Protobuf;
 using OpenTelemetry.Proto.Collector.Trace.V1;
 using TraceStore.Engine.Admission;
@@ -6,9 +5,7 @@ using TraceStore.Engine.Assembly;
 using TraceStore.Engine.Catalog;
 using TraceStore.Engine.Segments;
 using TraceStore.OtlpOracle;
-using TraceStore.Protocol.Content;
 using TraceStore.Protocol.Model;
-using TraceStore.Protocol.Otlp;
 using TraceStore.Query.Traces;
 using TraceStore.Testing;
 
@@ -98,11 +95,5 @@ public sealed class SegmentCompactorTests : IDisposable
         return request.ToByteArray();
     }
 
-    private static SpanBatch Decode(byte[] body)
-    {
-        var batch = new SpanBatch();
-        using var decoder = new OtlpRequestDecoder();
-        decoder.Decode(new ReadOnlySequence<byte>(body), OtlpPayloadFormat.Protobuf, OtlpContentEncoding.Identity, batch);
-        return batch;
-    }
+    private static SpanBatch Decode(byte[] body) => DecodedBatches.Decode(body);
 }

@@ -148,21 +148,9 @@ public sealed class TraceReaderTests : IDisposable
         _catalog.Commit(_writer.Write(++_seal, [.. traces.Select(t => t.Buffer)]));
     }
 
-    private static SpanBatch Decode(PayloadFile file)
-    {
-        var batch = new SpanBatch();
-        using var decoder = new OtlpRequestDecoder();
-        decoder.Decode(new ReadOnlySequence<byte>(file.RawBytes), file.Format == "json" ? OtlpPayloadFormat.Json : OtlpPayloadFormat.Protobuf, OtlpContentHeaders.ParseEncoding(file.ContentEncoding), batch);
-        return batch;
-    }
+    private static SpanBatch Decode(PayloadFile file) => DecodedBatches.Decode(file);
 
-    private static SpanBatch DecodeProtobuf(byte[] body)
-    {
-        var batch = new SpanBatch();
-        using var decoder = new OtlpRequestDecoder();
-        decoder.Decode(new ReadOnlySequence<byte>(body), OtlpPayloadFormat.Protobuf, OtlpContentEncoding.Identity, batch);
-        return batch;
-    }
+    private static SpanBatch DecodeProtobuf(byte[] body) => DecodedBatches.Decode(body);
 
     /// <summary>The first <paramref name="count"/> spans of the request, as a batch of their own.</summary>
     private static SpanBatch Take(byte[] body, int count, SpanBatch into)
