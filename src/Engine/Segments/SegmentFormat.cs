@@ -51,7 +51,8 @@ public static class SegmentFormat
             model VARCHAR, provider VARCHAR, input_tokens BIGINT, output_tokens BIGINT, total_tokens BIGINT,
             service_name VARCHAR, attributes MAP(VARCHAR, VARCHAR),
             events STRUCT(name VARCHAR, time_ns BIGINT, attributes VARCHAR)[],
-            cache_read_input_tokens BIGINT, cache_creation_input_tokens BIGINT, session_id VARCHAR, user_id VARCHAR);
+            cache_read_input_tokens BIGINT, cache_creation_input_tokens BIGINT, session_id VARCHAR, user_id VARCHAR,
+            size_bytes INTEGER NOT NULL);
         CREATE TABLE payloads (
             trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, start_time_ns BIGINT NOT NULL,
             inputs_key VARCHAR, inputs VARCHAR, outputs_key VARCHAR, outputs VARCHAR);

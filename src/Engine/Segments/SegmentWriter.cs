@@ -65,25 +65,33 @@ public sealed class SegmentWriter : IDisposable
         return removed;
     }
 
-    public SegmentInfo Write(long sealSequence, IReadOnlyList<TraceBuffer> traces)
+    /// <summary>Writes <paramref name="traces"/> as segment <paramref name="sealSequence"/>, each with its summary in
+    /// <paramref name="summaries"/> (same order), or the summary of its own spans when null.</summary>
+    public SegmentInfo Write(long sealSequence, IReadOnlyList<TraceBuffer> traces, IReadOnlyList<TraceSummary>? summaries = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(traces.Count, nameof(traces));
+        if (summaries is not null && summaries.Count != traces.Count)
+        {
+            throw new ArgumentException($"{summaries.Count} summaries for {traces.Count} traces.", nameof(summaries));
+        }
+
+        summaries ??= [.. traces.Select(TraceSummaryBuilder.Build)];
         // Dropped and created again, not DELETEd: in an in-memory database a DELETE keeps the row groups (measured: the
         // writer's native allocation grew to 85 MiB over a few seals with DELETE, 26-36 MiB with DROP).
         _connection.Execute(SegmentFormat.DropStaging);
         _connection.Execute(SegmentFormat.StagingDdl);
         long spans;
         using (var rows = new SpanRowWriter(_connection))
-        using (var summaries = new TraceRowWriter(_connection))
+        using (var traceRows = new TraceRowWriter(_connection))
         {
-            foreach (var trace in traces)
+            for (var i = 0; i < traces.Count; i++)
             {
-                rows.Append(trace);
-                summaries.Append(trace, TraceSummaryBuilder.Build(trace), sealSequence);
+                rows.Append(traces[i]);
+                traceRows.Append(traces[i], summaries[i], sealSequence);
             }
 
             rows.Close();
-            summaries.Close();
+            traceRows.Close();
             spans = rows.Spans;
         }
 
@@ -101,7 +109,7 @@ public sealed class SegmentWriter : IDisposable
         _connection.Execute(SegmentFormat.CopyTraces(Path.Combine(temporary, SegmentFormat.TracesFile)));
         var bytes = SegmentScratch.SyncFiles(temporary);
         Directory.Move(temporary, final);
-        return Describe(sealSequence, final, traces, spans, bytes);
+        return Describe(sealSequence, final, traces, summaries, spans, bytes);
     }
 
     public void Dispose()
@@ -110,7 +118,10 @@ public sealed class SegmentWriter : IDisposable
         _database.Dispose();
     }
 
-    private static SegmentInfo Describe(long sealSequence, string folder, IReadOnlyList<TraceBuffer> traces, long spans, long bytes)
+    /// <summary>The zone map. The start-time range covers the summaries' request times too: a trace sealed in parts
+    /// has its latest summary here while its earliest span may be in an earlier segment, and a time-range search must
+    /// not prune the segment holding that summary.</summary>
+    private static SegmentInfo Describe(long sealSequence, string folder, IReadOnlyList<TraceBuffer> traces, IReadOnlyList<TraceSummary> summaries, long spans, long bytes)
     {
         Span<byte> id = stackalloc byte[35];
         string? minId = null, maxId = null;
@@ -130,6 +141,11 @@ public sealed class SegmentWriter : IDisposable
                 minStart = Math.Min(minStart, (long)span.StartTimeUnixNano);
                 maxStart = Math.Max(maxStart, (long)span.StartTimeUnixNano);
             }
+        }
+
+        foreach (var summary in summaries)
+        {
+            minStart = Math.Min(minStart, summary.RequestTimeMs * 1_000_000);
         }
 
         return new SegmentInfo(sealSequence, folder, SegmentFormat.Version, [.. experiments], traces.Count, spans, minId!, maxId!, minStart, maxStart, bytes) { TraceIds = ids };

@@ -1,6 +1,7 @@
 using System.Buffers.Text;
 using TraceStore.DuckDb;
 using TraceStore.Engine.Assembly;
+using TraceStore.Engine.Traces;
 using TraceStore.Protocol.Model;
 
 namespace TraceStore.Engine.Segments;
@@ -114,7 +115,11 @@ internal sealed class SpanRowWriter : IDisposable
         SetOptional(_spans.Column(c++), row, span.Usage?.CacheReadInputTokens ?? 0, span.Usage?.CacheReadInputTokens is not null);
         SetOptional(_spans.Column(c++), row, span.Usage?.CacheCreationInputTokens ?? 0, span.Usage?.CacheCreationInputTokens is not null);
         SetOptional(_spans.Column(c++), row, buffer.Bytes(span.SessionId), !span.SessionId.IsEmpty);
-        SetOptional(_spans.Column(c), row, buffer.Bytes(span.UserId), !span.UserId.IsEmpty);
+        SetOptional(_spans.Column(c++), row, buffer.Bytes(span.UserId), !span.UserId.IsEmpty);
+
+        // Stored so that a summary covering a trace sealed in parts gets exact size statistics without reading the
+        // earlier parts' attributes and payloads back (SealedTraceParts).
+        _spans.Column(c).SetInt32(row, (int)Math.Min(int.MaxValue, SpanSize.Of(buffer, span)));
     }
 
     private void AppendPayload(TraceBuffer buffer, in StoredSpan span, ReadOnlySpan<byte> traceId, ReadOnlySpan<byte> spanId)
