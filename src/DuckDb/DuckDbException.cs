@@ -52,7 +52,11 @@ public sealed class DuckDbException : Exception
             }
         }
 
-        return DuckDbErrorType.Invalid;
+        // The appender reports an exhausted memory limit without the class prefix ("Failed to append: could not
+        // allocate block of size ..."): callers that retry smaller on out-of-memory need to see it as one.
+        return message.Contains("could not allocate block", StringComparison.Ordinal) || message.Contains("failed to allocate data", StringComparison.Ordinal)
+            ? DuckDbErrorType.OutOfMemory
+            : DuckDbErrorType.Invalid;
     }
 
     private static readonly (string Prefix, DuckDbErrorType Type)[] Prefixes =

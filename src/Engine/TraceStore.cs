@@ -158,6 +158,7 @@ public sealed class TraceStore : IAsyncDisposable
         MemoryUsedBytes = Budget.UsedBytes,
         MemoryPeakBytes = Budget.PeakBytes,
         MemoryBudgetBytes = Budget.LimitBytes,
+        SealProblem = _pipeline.Sealer.LastError?.Message,
     };
 
     /// <summary>Waits for appends in progress, fsyncs and closes the WAL, and releases the folder.</summary>

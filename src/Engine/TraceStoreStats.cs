@@ -64,5 +64,9 @@ public sealed record TraceStoreStats
 
     public long MemoryPeakBytes { get; init; }
 
+    /// <summary>Why the last segment write failed, while writes keep failing (the traces stay pending and are retried
+    /// every round); null once a write succeeds.</summary>
+    public string? SealProblem { get; init; }
+
     public long MemoryBudgetBytes { get; init; }
 }

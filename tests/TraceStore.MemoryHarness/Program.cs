@@ -13,6 +13,10 @@ using TraceStore.Testing;
 //     Producers ingest new requests (traces of 10 spans) back to back and retry 1 ms after each refusal (far sooner
 //     than the retry-after asks), so the store is offered several times what it drains, through the whole path:
 //     WAL, assembler, sealing into segments. Prints one JSON line with the outcome counts and memory.
+//   TraceStore.MemoryHarness bigtrace <data folder> <budget MiB> <spans> <spans per request>
+//     One trace of <spans> children (then its root), sealed in parts as it arrives (StreamRuns).
+//   TraceStore.MemoryHarness largespans <data folder> <budget MiB> <spans> <span bytes> <producers>
+//     A stream of single-span requests, each span carrying <span bytes> of attribute value (StreamRuns).
 //   TraceStore.MemoryHarness replay <data folder> <budget MiB>
 //     Opens the store (replaying its WAL) and prints one JSON line with the replay counts and memory.
 // Memory: resident set size sampled every 2 ms; the baseline is taken once the runtime, the store's code and the
@@ -26,6 +30,18 @@ var options = new TraceStoreOptions
     MemoryBudgetBytes = budget,
     Decoder = OtlpDecoderOptions.Default with { MaxMessageBytes = budget / 4 },
 };
+
+if (mode == "bigtrace")
+{
+    Print(await StreamRuns.BigTraceAsync(options, spans: int.Parse(args[3], CultureInfo.InvariantCulture), spansPerRequest: int.Parse(args[4], CultureInfo.InvariantCulture)));
+    return 0;
+}
+
+if (mode == "largespans")
+{
+    Print(await StreamRuns.LargeSpansAsync(options, spans: int.Parse(args[3], CultureInfo.InvariantCulture), spanBytes: int.Parse(args[4], CultureInfo.InvariantCulture), producers: int.Parse(args[5], CultureInfo.InvariantCulture)));
+    return 0;
+}
 
 if (mode == "replay")
 {

@@ -148,13 +148,13 @@ public sealed class Sealer : IAsyncDisposable
     /// budget while held). The summary sealed now supersedes the earlier ones. A trace whose spans are all stored
     /// already (a retry of a sealed request) has nothing to write and is left out.
     /// </summary>
-    private (List<TraceBuffer> Buffers, List<TraceSummary> Summaries) WithEarlierParts(List<SealedTrace> pending)
+    private (List<TraceBuffer> Buffers, List<TraceSummary> Summaries) WithEarlierParts(IReadOnlyList<TraceBuffer> pending)
     {
         Span<byte> id = stackalloc byte[35];
         var ids = new List<string>(pending.Count);
         foreach (var trace in pending)
         {
-            SpanRowWriter.FormatTraceId(trace.Buffer.Key.TraceId, id);
+            SpanRowWriter.FormatTraceId(trace.Key.TraceId, id);
             ids.Add(System.Text.Encoding.ASCII.GetString(id));
         }
 
@@ -165,8 +165,8 @@ public sealed class Sealer : IAsyncDisposable
         {
             foreach (var trace in pending)
             {
-                buffers.Add(trace.Buffer);
-                summaries.Add(TraceSummaryBuilder.Build(trace.Buffer));
+                buffers.Add(trace);
+                summaries.Add(TraceSummaryBuilder.Build(trace));
             }
 
             return (buffers, summaries);
@@ -181,7 +181,7 @@ public sealed class Sealer : IAsyncDisposable
 
         for (var i = 0; i < pending.Count; i++)
         {
-            var buffer = pending[i].Buffer;
+            var buffer = pending[i];
             var earlier = parts.TryGetValue(ids[i], out var sequences)
                 ? SealedTraceParts.Load(_loader, [.. sequences.Select(sequence => segments[sequence])], ids[i])
                 : null;
@@ -256,37 +256,88 @@ public sealed class Sealer : IAsyncDisposable
 
     /// <summary>Writes the pending traces as segments of at most <see cref="SealerOptions.MaxSegmentBufferBytes"/> of
     /// trace buffers each (the writer's DuckDB memory is bounded, and a COPY's sort needs a few times its input), oldest
-    /// first. A failed write stops the round; what is not written stays pending. Returns the traces written.</summary>
+    /// first. When DuckDB runs out of its memory the round retries with half as many traces, and a single trace too big
+    /// to write at once is written in slices (<see cref="WriteInSlices"/>). Any other failed write stops the round;
+    /// what is not written stays pending. Returns the traces written.</summary>
     private int WritePending()
     {
         var written = 0;
+        var limit = int.MaxValue;
         while (_pending.Count > 0)
         {
             var count = 0;
             long bytes = 0;
-            while (count < _pending.Count && (count == 0 || bytes + _pending[count].Buffer.AccountedBytes <= _options.MaxSegmentBufferBytes))
+            while (count < _pending.Count && count < limit && (count == 0 || bytes + _pending[count].Buffer.AccountedBytes <= _options.MaxSegmentBufferBytes))
             {
                 bytes += _pending[count].Buffer.AccountedBytes;
                 count++;
             }
 
-            if (!WriteSegment(count))
+            var outcome = TryWrite([.. _pending.Take(count).Select(t => t.Buffer)]);
+            if (outcome == WriteOutcome.OutOfMemory && count > 1)
+            {
+                limit = count / 2;
+                continue;
+            }
+
+            if (outcome == WriteOutcome.OutOfMemory)
+            {
+                outcome = WriteInSlices(_pending[0].Buffer);
+            }
+
+            if (outcome != WriteOutcome.Written)
             {
                 break;
             }
 
+            Finish(count);
             written += count;
         }
 
         return written;
     }
 
-    /// <summary>Writes the first <paramref name="count"/> pending traces as one segment, commits it, gives their memory
-    /// back and lets the checkpoint advance. False (the traces stay pending) when the write failed.</summary>
-    private bool WriteSegment(int count)
+    /// <summary>
+    /// Writes one trace as consecutive segments of a slice of its spans each, halving the slice while DuckDB runs out
+    /// of memory and doubling it again after each slice written: each slice is a part like any other (the next one's summary extends the last), so the trace ends up
+    /// whole. If a slice still fails, the slices written stay committed and the trace stays pending: the next round
+    /// writes only its spans not stored yet.
+    /// </summary>
+    private WriteOutcome WriteInSlices(TraceBuffer buffer)
+    {
+        var slice = Math.Max(1, buffer.Spans.Count / 2);
+        for (var at = 0; at < buffer.Spans.Count;)
+        {
+            var now = _time.GetTimestamp();
+            var piece = new TraceBuffer(buffer.Key, now);
+            for (var span = at; span < Math.Min(buffer.Spans.Count, at + slice); span++)
+            {
+                piece.AppendCopy(buffer, span, now);
+            }
+
+            var outcome = TryWrite([piece]);
+            if (outcome == WriteOutcome.OutOfMemory && slice > 1)
+            {
+                slice /= 2;
+                continue;
+            }
+
+            if (outcome != WriteOutcome.Written)
+            {
+                return outcome;
+            }
+
+            at += piece.Spans.Count;
+            slice = Math.Min(slice * 2, buffer.Spans.Count);
+        }
+
+        return WriteOutcome.Written;
+    }
+
+    /// <summary>Writes <paramref name="traces"/> (with their earlier parts' summaries) as one segment and commits it.</summary>
+    private WriteOutcome TryWrite(IReadOnlyList<TraceBuffer> traces)
     {
         var sequence = _catalog.NextSealSequence();
-        var traces = _pending.GetRange(0, count);
         try
         {
             var (buffers, summaries) = WithEarlierParts(traces);
@@ -294,17 +345,31 @@ public sealed class Sealer : IAsyncDisposable
             {
                 var segment = _writer.Write(sequence, buffers, summaries);
                 _catalog.Commit(segment);
+                Interlocked.Increment(ref _segmentsWritten);
             }
+        }
+        catch (DuckDbException e) when (e.ErrorType == DuckDbErrorType.OutOfMemory)
+        {
+            Volatile.Write(ref _lastError, e);
+            EngineLog.SealFailed(_logger, traces.Count, e.Message);
+            return WriteOutcome.OutOfMemory;
         }
         catch (Exception e) when (e is IOException or DuckDbException)
         {
             Volatile.Write(ref _lastError, e);
-            EngineLog.SealFailed(_logger, count, e.Message);
-            return false;
+            EngineLog.SealFailed(_logger, traces.Count, e.Message);
+            return WriteOutcome.Failed;
         }
 
         Volatile.Write(ref _lastError, null);
-        Interlocked.Increment(ref _segmentsWritten);
+        return WriteOutcome.Written;
+    }
+
+    /// <summary>The first <paramref name="count"/> pending traces are committed: gives their memory back and lets the
+    /// checkpoint advance.</summary>
+    private void Finish(int count)
+    {
+        var traces = _pending.GetRange(0, count);
         _pending.RemoveRange(0, count);
         foreach (var trace in traces)
         {
@@ -318,6 +383,12 @@ public sealed class Sealer : IAsyncDisposable
         }
 
         _checkpoint();
-        return true;
+    }
+
+    private enum WriteOutcome
+    {
+        Written,
+        Failed,
+        OutOfMemory,
     }
 }

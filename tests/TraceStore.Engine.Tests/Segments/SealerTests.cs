@@ -134,9 +134,42 @@ public sealed class SealerTests : IDisposable
         writer.Dispose();
     }
 
+    [Fact]
+    public async Task A_trace_too_big_for_the_writers_memory_is_written_in_slices_and_reads_whole()
+    {
+        // 20 MiB of DuckDB memory cannot take 9,000 spans at once: the Parquet writer alone keeps about 15 MiB (measured:
+        // with 16 MiB not even 6 spans fit).
+        var catalog = SegmentCatalog.Open(_folder.Path);
+        var writer = new SegmentWriter(catalog.SegmentsFolder, memoryLimitBytes: 20L << 20);
+        var assembler = new SpanAssembler(new AssemblerOptions(), _budget, _time);
+        await using var sealer = new Sealer(assembler, _budget, writer, catalog, () => { }, new SealerOptions(), NullLogger.Instance, _time);
+        var batch = DecodedBatches.Decode(OtlpOracle.OtlpTestRequests.Protobuf(9_000, valueBytes: 100, spansPerTrace: 9_000));
+        var traceId = "tr-" + batch.Spans[0].TraceId.ToHex();
+        assembler.Add(batch, "0", walSequence: 1);
+
+        var written = sealer.SealNow(everything: true);
+
+        Assert.True(sealer.LastError is null, sealer.LastError?.Message);
+        Assert.Equal(1, written);
+        var holding = catalog.SegmentsHolding(traceId);
+        Assert.True(holding.Count > 1, "the trace fit at once: the test no longer exercises slicing");
+        using var database = DuckDb.DuckDbDatabase.OpenInMemory();
+        using var connection = database.Connect();
+        var files = string.Join(", ", holding.Select(s => DuckDb.DuckDbSql.Literal(Path.Combine(s.Folder, SegmentFormat.SpansFile))));
+        using (var counts = connection.Query($"SELECT count(*), count(DISTINCT span_id) FROM read_parquet([{files}])"))
+        {
+            Assert.Equal([9_000L, 9_000L], counts.ReadAllRows()[0]);
+        }
+
+        Assert.Equal(9_000, SegmentSummaryReader.Read(connection, holding[^1], traceId)!.SpanCount);
+        Assert.Equal(0, _budget.UsedBytes);
+        catalog.Dispose();
+        writer.Dispose();
+    }
+
     private (SpanAssembler Assembler, SegmentCatalog Catalog, SegmentWriter Writer) Parts()
     {
         var catalog = SegmentCatalog.Open(_folder.Path);
-        return (new SpanAssembler(new AssemblerOptions(), _budget, _time), catalog, new SegmentWriter(catalog.SegmentsFolder));
+        return (new SpanAssembler(new AssemblerOptions(), _budget, _time), catalog, new SegmentWriter(catalog.SegmentsFolder, memoryLimitBytes: 20L << 20));
     }
 }
