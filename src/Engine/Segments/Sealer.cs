@@ -155,13 +155,12 @@ public sealed class Sealer : IAsyncDisposable
             ids.Add(System.Text.Encoding.ASCII.GetString(id));
         }
 
-        var parts = _catalog.SealedParts(ids);
+        var parts = _catalog.SegmentsHoldingEach(ids);
         if (parts.Count == 0)
         {
             return [.. pending.Select(t => t.Buffer)];
         }
 
-        var segments = _catalog.Segments().ToDictionary(s => s.SealSequence);
         if (_loader is null)
         {
             _loaderDatabase = DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions { Threads = 1 });
@@ -173,16 +172,16 @@ public sealed class Sealer : IAsyncDisposable
         for (var i = 0; i < pending.Count; i++)
         {
             var buffer = pending[i].Buffer;
-            if (!parts.TryGetValue(ids[i], out var sequences))
+            if (!parts.TryGetValue(ids[i], out var segments))
             {
                 buffers.Add(buffer);
                 continue;
             }
 
             var merged = new TraceBuffer(buffer.Key, now);
-            foreach (var sequence in sequences)
+            foreach (var segment in segments)
             {
-                SegmentSpanLoader.LoadInto(_loader, segments[sequence], ids[i], merged, now);
+                SegmentSpanLoader.LoadInto(_loader, segment, ids[i], merged, now);
             }
 
             for (var span = 0; span < buffer.Spans.Count; span++)
@@ -241,6 +240,9 @@ public sealed class Sealer : IAsyncDisposable
     /// back and lets the checkpoint advance. False (the traces stay pending) when the write failed.</summary>
     private bool WriteSegment(int count)
     {
+        // Held from reading the traces' earlier parts to the commit: compaction may replace those segments meanwhile,
+        // but deletes neither their folders nor a deleted trace's record until this seal has committed what it read.
+        using var lease = _catalog.AcquireReadLease();
         var sequence = _catalog.NextSealSequence();
         var traces = _pending.GetRange(0, count);
         try
