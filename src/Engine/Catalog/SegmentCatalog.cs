@@ -349,6 +349,15 @@ public sealed class SegmentCatalog : IDisposable
     {
         lock (_gate)
         {
+            using (var any = _connection.Query("SELECT count(*) FROM deleted_traces"))
+            {
+                if (Convert.ToInt64(any.ReadAllRows()[0][0], System.Globalization.CultureInfo.InvariantCulture) == 0)
+                {
+                    // The common case, and the join below scans the whole trace index.
+                    return [];
+                }
+            }
+
             using var result = _connection.Query(
                 "SELECT i.seal_sequence, count(*), count(d.trace_id) FROM trace_index i LEFT JOIN deleted_traces d USING (trace_id) " +
                 "GROUP BY i.seal_sequence HAVING count(d.trace_id) > 0");
@@ -389,6 +398,17 @@ public sealed class SegmentCatalog : IDisposable
                 }
             });
             return purged;
+        }
+    }
+
+    /// <summary>Names of folders compaction replaced whose deletion is still pending (waiting for readers, or interrupted
+    /// by a crash: the next open removes them).</summary>
+    public IReadOnlyList<string> RetiredFolderNames()
+    {
+        lock (_gate)
+        {
+            using var result = _connection.Query("SELECT folder FROM retired_segments ORDER BY folder");
+            return [.. result.ReadAllRows().Select(r => (string)r[0]!)];
         }
     }
 

@@ -12,8 +12,8 @@ public sealed record RetentionResult(int ExpiredTraces, int OverCapTraces, int S
 /// <summary>
 /// Finds the traces beyond each experiment's <see cref="RetentionPolicy"/> and marks them deleted in the overlay (reads
 /// stop seeing them at once; compaction removes them from the disk). Reads only the <c>traces</c> files (request times)
-/// and, for byte caps, the trace-id column of the <c>spans</c> files, under a read lease, in its own DuckDB. Not
-/// thread-safe: the maintenance loop runs it.
+/// and, for byte caps, the trace-id column of the <c>spans</c> files, under a read lease, in the maintenance loop's
+/// DuckDB. Not thread-safe: the maintenance loop runs it.
 /// </summary>
 internal sealed class RetentionEnforcer : IDisposable
 {
@@ -22,16 +22,15 @@ internal sealed class RetentionEnforcer : IDisposable
     private readonly SegmentCatalog _catalog;
     private readonly RetentionOptions _options;
     private readonly TimeProvider _time;
-    private readonly DuckDbDatabase _database;
     private readonly DuckDbConnection _connection;
 
-    public RetentionEnforcer(SegmentCatalog catalog, RetentionOptions options, TimeProvider time, long memoryLimitBytes)
+    /// <param name="database">The maintenance loop's DuckDB (owned by the caller); this opens its own connection.</param>
+    public RetentionEnforcer(SegmentCatalog catalog, RetentionOptions options, TimeProvider time, DuckDbDatabase database)
     {
         _catalog = catalog;
         _options = options.Validate();
         _time = time;
-        _database = SegmentScratch.OpenDatabase(memoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
-        _connection = _database.Connect();
+        _connection = database.Connect();
     }
 
     /// <summary>Marks every trace beyond its experiment's policy deleted. Returns (too old, over the cap, bytes of each
@@ -68,11 +67,7 @@ internal sealed class RetentionEnforcer : IDisposable
         return (long)Math.Round(Charges(experimentId).Sum(c => c.Bytes));
     }
 
-    public void Dispose()
-    {
-        _connection.Dispose();
-        _database.Dispose();
-    }
+    public void Dispose() => _connection.Dispose();
 
     /// <summary>Live traces of the experiment whose latest summary's request time is before <paramref name="cutoffMs"/>.
     /// Only segments whose spans start before the cutoff (plus a second: MLflow's millisecond rounding can put a request

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using TraceStore.DuckDb;
 using TraceStore.Engine.Catalog;
 using TraceStore.Engine.Segments;
 
@@ -19,7 +20,7 @@ public sealed record CompactionResult(
 
 /// <summary>
 /// The store's maintenance loop: retention then compaction, every <see cref="CompactionOptions.Interval"/>, on its own
-/// task with its own DuckDB (the compactor's and retention's), so ingest and the sealer never wait for it beyond the
+/// task with its own DuckDB (one database, one memory limit, a connection each for the compactor and retention), so ingest and the sealer never wait for it beyond the
 /// catalog's short transactions. <see cref="CompactNow"/> and <see cref="EnforceRetentionNow"/> run a pass on the
 /// caller's thread (tests, the CLI); passes never overlap. A pass that fails (a full disk) is logged and tried again
 /// next round: nothing it had not committed is visible, and what it wrote is cleaned up.
@@ -31,6 +32,7 @@ internal sealed class StoreMaintenance : IAsyncDisposable
     private readonly RetentionOptions _retention;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly DuckDbDatabase _database;
     private readonly SegmentCompactor _compactor;
     private readonly RetentionEnforcer _enforcer;
     private readonly object _pass = new();
@@ -47,8 +49,9 @@ internal sealed class StoreMaintenance : IAsyncDisposable
         _retention = retention.Validate();
         _time = time;
         _logger = logger;
-        _compactor = new SegmentCompactor(catalog, options.MemoryLimitBytes);
-        _enforcer = new RetentionEnforcer(catalog, retention, time, options.MemoryLimitBytes);
+        _database = SegmentScratch.OpenDatabase(options.MemoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
+        _compactor = new SegmentCompactor(catalog, _database);
+        _enforcer = new RetentionEnforcer(catalog, retention, time, _database);
     }
 
     /// <summary>Segments removed by compaction since the store opened (merged into others, rewritten or dropped).</summary>
@@ -115,6 +118,7 @@ internal sealed class StoreMaintenance : IAsyncDisposable
 
             _compactor.Dispose();
             _enforcer.Dispose();
+            _database.Dispose();
         }
 
         _stopping.Dispose();

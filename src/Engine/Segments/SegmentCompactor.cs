@@ -20,7 +20,7 @@ public sealed class SegmentCompactor : IDisposable
     private const string FolderOfFile = "regexp_extract(filename, 'seg-[0-9]+')";
 
     private readonly SegmentCatalog _catalog;
-    private readonly DuckDbDatabase _database;
+    private readonly DuckDbDatabase? _ownDatabase;
     private readonly DuckDbConnection _connection;
 
     /// <param name="memoryLimitBytes">DuckDB's memory for a merge; beyond it DuckDB spills to the store's <c>tmp/</c>
@@ -28,8 +28,16 @@ public sealed class SegmentCompactor : IDisposable
     public SegmentCompactor(SegmentCatalog catalog, long memoryLimitBytes = 64L << 20)
     {
         _catalog = catalog;
-        _database = SegmentScratch.OpenDatabase(memoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
-        _connection = _database.Connect();
+        _ownDatabase = SegmentScratch.OpenDatabase(memoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
+        _connection = _ownDatabase.Connect();
+    }
+
+    /// <summary>A compactor on a connection of <paramref name="database"/>, which the caller owns (the maintenance loop
+    /// shares one DuckDB, and so one memory limit, between compaction and retention).</summary>
+    internal SegmentCompactor(SegmentCatalog catalog, DuckDbDatabase database)
+    {
+        _catalog = catalog;
+        _connection = database.Connect();
     }
 
     /// <summary>Runs after a merge read the overlay and before it commits: tests make a concurrent change land
@@ -127,7 +135,7 @@ public sealed class SegmentCompactor : IDisposable
     public void Dispose()
     {
         _connection.Dispose();
-        _database.Dispose();
+        _ownDatabase?.Dispose();
     }
 
     /// <summary>
