@@ -43,6 +43,11 @@ internal sealed class RetentionEnforcer : IDisposable
         foreach (var experiment in _catalog.Experiments())
         {
             var policy = _options.For(experiment);
+            if (!policy.Limits)
+            {
+                continue;
+            }
+
             using var lease = _catalog.AcquireReadLease();
             if (policy.MaxAge is { } maxAge)
             {
