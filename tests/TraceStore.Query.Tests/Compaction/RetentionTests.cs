@@ -64,6 +64,27 @@ public sealed class RetentionTests
     }
 
     [Fact]
+    public async Task Max_age_removes_every_part_of_a_trace_sealed_in_parts()
+    {
+        await using var store = new StoreFixture(o => o with { Retention = new RetentionOptions { Default = new(MaxAge: TimeSpan.FromDays(1)) } });
+        await store.SealAsync("exp", (1, 0, BaseMs));
+        // A late span a day later, sealed with a new trace: trace 1's request time is still its root's.
+        var dayLater = BaseMs + (long)TimeSpan.FromDays(1).TotalMilliseconds;
+        await store.SealAsync("exp", (1, 1, dayLater), (2, 0, dayLater));
+        store.Clock.Set(DateTimeOffset.FromUnixTimeMilliseconds(dayLater) + TimeSpan.FromHours(1));
+
+        var result = store.Store.EnforceRetentionNow();
+
+        Assert.Equal(1, result.ExpiredTraces);
+        Assert.Equal(1, result.SegmentsDropped);
+        Assert.Null(store.Get(TestSpans.Id(1)));
+        Assert.Single(store.Get(TestSpans.Id(2))!.Spans);
+        store.Store.CompactNow();
+        Assert.Equal([2], StoredTraceIds(store, "exp"));
+        Assert.Empty(store.Store.Catalog.SegmentsHolding(TestSpans.Id(1)));
+    }
+
+    [Fact]
     public async Task Max_bytes_removes_the_oldest_traces_first_until_the_experiment_fits()
     {
         await using var store = new StoreFixture();
