@@ -25,4 +25,16 @@ internal static partial class EngineLog
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "WAL checkpoint to sequence {Sequence} failed, retrying after the next seal: {Error}")]
     public static partial void CheckpointFailed(ILogger logger, long sequence, string error);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Removed segment folder {Folder}: compaction replaced it before the store last closed")]
+    public static partial void RetiredSegmentRemoved(ILogger logger, string folder);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "A compaction or retention pass failed, retrying next round (nothing it did not commit is visible): {Error}")]
+    public static partial void MaintenanceFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Merged {Inputs} segments ({InputBytes} bytes) into segment {SealSequence} ({OutputBytes} bytes)")]
+    public static partial void SegmentsMerged(ILogger logger, int inputs, long inputBytes, long sealSequence, long outputBytes);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Retention deleted {Expired} traces past their age and {OverCap} over their byte cap; dropped {Segments} segments")]
+    public static partial void RetentionApplied(ILogger logger, int expired, int overCap, int segments);
 }

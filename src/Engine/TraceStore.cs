@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TraceStore.Engine.Admission;
+using TraceStore.Engine.Compaction;
 using TraceStore.Engine.Ingest;
 using TraceStore.Engine.Wal;
 using TraceStore.Protocol.Model;
@@ -100,6 +101,25 @@ public sealed class TraceStore : IAsyncDisposable
     public int SealAll() => _pipeline.Sealer.SealNow(everything: true);
 
     /// <summary>
+    /// Runs a compaction pass now, on this thread (tests, <c>tracestore compact</c>): drops segments whose traces are all
+    /// deleted, rewrites those with many deleted, merges small ones until fewer than two are left, folds tag changes
+    /// into what it writes, deletes replaced folders no reader still uses, and purges deletions that have done their
+    /// work. Waits for a background pass in progress. Ingest goes on meanwhile.
+    /// </summary>
+    public CompactionResult CompactNow() => _pipeline.Maintenance.CompactNow();
+
+    /// <summary>
+    /// Applies the retention policies now (<see cref="TraceStoreOptions.Retention"/>): traces beyond them are marked
+    /// deleted (reads no longer see them) and segments left without a live trace are dropped; partly deleted segments
+    /// are rewritten by compaction. Waits for a background pass in progress.
+    /// </summary>
+    public RetentionResult EnforceRetentionNow() => _pipeline.Maintenance.EnforceRetentionNow();
+
+    /// <summary>The bytes charged to an experiment's live traces, as retention's byte cap counts them
+    /// (<see cref="RetentionPolicy"/>).</summary>
+    public long ExperimentBytes(string experimentId) => _pipeline.Maintenance.ExperimentBytes(experimentId);
+
+    /// <summary>
     /// Ingests one OTLP export request for <paramref name="experimentId"/> (null: the default experiment). Never waits
     /// for memory: when the budget cannot take the request it is refused as <see cref="IngestOutcome.Overloaded"/> with
     /// a retry-after estimate. Bad input comes back as <see cref="IngestOutcome.Rejected"/>; storage failures as
@@ -124,6 +144,7 @@ public sealed class TraceStore : IAsyncDisposable
             SealedTraces = segments.Sum(s => s.Traces),
             SealedSpans = segments.Sum(s => s.Spans),
             SegmentBytes = segments.Sum(s => s.Bytes),
+            SegmentsCompacted = _pipeline.Maintenance.SegmentsCompacted,
             Experiments = [.. segments.SelectMany(s => s.Experiments).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)],
             WalBytes = WalFolderBytes(),
         };

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using TraceStore.Engine.Assembly;
+using TraceStore.Engine.Compaction;
 using TraceStore.Engine.Ingest;
 using TraceStore.Engine.Segments;
 using TraceStore.Engine.Wal;
@@ -21,6 +22,16 @@ public sealed record TraceStoreOptions
 
     /// <summary>How sealed traces are batched into segments.</summary>
     public SealerOptions Sealer { get; init; } = new();
+
+    /// <summary>How segments are merged in the background (and whether the maintenance loop runs by itself).</summary>
+    public CompactionOptions Compaction { get; init; } = new();
+
+    /// <summary>How long and how much each experiment keeps. Default: everything, forever.</summary>
+    public RetentionOptions Retention { get; init; } = new();
+
+    /// <summary>The clock of retention (its cutoff), of the maintenance loop's interval, and of the times stamped on
+    /// deletions and tag changes. Tests set their own to control time.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>Limits applied to every request (and again at replay).</summary>
     public OtlpDecoderOptions Decoder { get; init; } = OtlpDecoderOptions.Default;
@@ -55,6 +66,9 @@ public sealed record TraceStoreOptions
         Wal.Validate();
         Assembler.Validate();
         Sealer.Validate();
+        Compaction.Validate();
+        Retention.Validate();
+        ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
         Decoder.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThan(HighWatermarkFraction, 0.1, nameof(HighWatermarkFraction));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(HighWatermarkFraction, 1.0, nameof(HighWatermarkFraction));

@@ -51,6 +51,9 @@ public sealed record TraceStoreStats
 
     public long SegmentBytes { get; init; }
 
+    /// <summary>Segments compaction removed since the store opened (merged into others, rewritten or dropped).</summary>
+    public long SegmentsCompacted { get; init; }
+
     /// <summary>Experiments with sealed traces.</summary>
     public IReadOnlyList<string> Experiments { get; init; } = [];
 

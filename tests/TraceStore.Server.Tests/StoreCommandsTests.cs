@@ -45,6 +45,36 @@ public sealed class StoreCommandsTests : IDisposable
     }
 
     [Fact]
+    public void Compact_merges_the_sealed_segments_into_one_and_traces_read_the_same()
+    {
+        var payloads = TestPayloads.All.Where(f => f.SpanCount > 0).Take(3).ToList();
+        foreach (var file in payloads)
+        {
+            Assert.Equal(0, Run("ingest", "--data", _data.Path, Path.Combine(TestPayloads.Folder, file.Name)).Exit);
+            Assert.Equal(0, Run("seal", "--data", _data.Path).Exit);
+        }
+
+        var traceId = "tr-" + payloads[0].SpansPerTrace.Keys.First();
+        var before = Run("get", "--data", _data.Path, traceId, "--format", "json");
+        Assert.Equal(payloads.Count, Stats().GetProperty("segments").GetInt64());
+
+        var (exit, output, error) = Run("compact", "--data", _data.Path, "--format", "json");
+
+        Assert.True(exit == 0, error);
+        using var result = JsonDocument.Parse(output);
+        Assert.Equal(payloads.Count, result.RootElement.GetProperty("segments_before").GetInt64());
+        Assert.Equal(1, result.RootElement.GetProperty("segments_after").GetInt64());
+        Assert.Equal(payloads.Count, result.RootElement.GetProperty("segments_merged").GetInt64());
+        Assert.Equal(1, Stats().GetProperty("segments").GetInt64());
+        Assert.Equal(payloads.Sum(f => f.SpanCount), Stats().GetProperty("spans").GetInt64());
+        Assert.Equal(before, Run("get", "--data", _data.Path, traceId, "--format", "json"));
+
+        var (tableExit, table, _) = Run("compact", "--data", _data.Path);
+        Assert.Equal(0, tableExit);
+        Assert.Contains("segments    1 -> 1 (0 merges", table, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Unknown_trace_exits_1_and_a_folder_in_use_exits_4()
     {
         var (exit, _, error) = Run("get", "--data", _data.Path, "tr-00000000000000000000000000000001");
@@ -53,6 +83,7 @@ public sealed class StoreCommandsTests : IDisposable
 
         await using var store = Engine.TraceStore.Open(new TraceStoreOptions { DataDirectory = _data.Path });
         Assert.Equal(StoreCommands.InUse, Run("stats", "--data", _data.Path).Exit);
+        Assert.Equal(StoreCommands.InUse, Run("compact", "--data", _data.Path).Exit);
     }
 
     private JsonElement Stats()

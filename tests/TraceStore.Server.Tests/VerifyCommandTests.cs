@@ -116,6 +116,36 @@ public sealed class VerifyCommandTests
         Assert.False(Directory.Exists(Path.Combine(segments, SegmentFormat.FolderName(99))));
     }
 
+    [Fact]
+    public async Task Folders_replaced_by_compaction_but_not_yet_deleted_are_reported_as_retired_and_removed_with_repair()
+    {
+        using var data = new TempDirectory();
+        await WriteLog(data.Path, records: 1);
+        SealCapturedPayload(data.Path);
+        using (var catalog = SegmentCatalog.Open(data.Path))
+        using (var writer = new SegmentWriter(catalog.SegmentsFolder))
+        {
+            var assembler = new SpanAssembler(new AssemblerOptions(), new MemoryBudget(64L << 20));
+            assembler.Add(DecodedBatches.Decode(TestPayloads.All[2]), "0", walSequence: 2);
+            catalog.Commit(writer.Write(2, [.. assembler.TakeAll().Select(t => t.Buffer)]));
+
+            // A reader's lease keeps the replaced folders on disk, as a crash between the commit and their deletion would.
+            using var lease = catalog.AcquireReadLease();
+            using var compactor = new SegmentCompactor(catalog);
+            compactor.Merge(catalog.Segments());
+        }
+
+        var (exit, output, _) = Run("verify", "--data", data.Path);
+        Assert.Equal(0, exit);
+        Assert.Contains($"retired     {SegmentFormat.FolderName(1)} (replaced by compaction", output, StringComparison.Ordinal);
+        Assert.Contains($"retired     {SegmentFormat.FolderName(2)}", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("uncommitted", output, StringComparison.Ordinal);
+
+        Run("verify", "--data", data.Path, "--repair");
+        var segments = Path.Combine(data.Path, "segments");
+        Assert.Equal([SegmentFormat.FolderName(3)], Directory.GetDirectories(segments).Select(Path.GetFileName));
+    }
+
     /// <summary>Seals the first captured payload as segment 1 of the store in <paramref name="data"/>; returns its spans.</summary>
     private static long SealCapturedPayload(string data)
     {

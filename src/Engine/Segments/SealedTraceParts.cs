@@ -56,6 +56,7 @@ internal sealed class SealedTraceParts
     public static SealedTraceParts? Load(DuckDbConnection connection, IReadOnlyList<SegmentInfo> segments, string traceId)
     {
         TraceSummary? summary = null;
+        var summarySequence = long.MinValue;
         var spanIds = new List<ulong>();
         var parents = new List<ulong>();
         var sizes = new List<long>();
@@ -63,7 +64,12 @@ internal sealed class SealedTraceParts
         var index = new Dictionary<ulong, int>();
         foreach (var segment in segments)
         {
-            summary = SegmentSummaryReader.Read(connection, segment, traceId) ?? summary;
+            // The newest summary by seal sequence, not by segment: a merged segment keeps older summaries' sequences.
+            if (SegmentSummaryReader.Read(connection, segment, traceId) is { } part && part.SealSequence > summarySequence)
+            {
+                (summary, summarySequence) = part;
+            }
+
             var file = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.SpansFile));
             using var query = connection.Prepare(
                 "SELECT span_id, parent_span_id, input_tokens, output_tokens, total_tokens, cache_read_input_tokens, cache_creation_input_tokens, size_bytes " +

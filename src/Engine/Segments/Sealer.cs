@@ -158,7 +158,7 @@ public sealed class Sealer : IAsyncDisposable
             ids.Add(System.Text.Encoding.ASCII.GetString(id));
         }
 
-        var parts = _catalog.SealedParts(ids);
+        var parts = _catalog.SegmentsHoldingEach(ids);
         var buffers = new List<TraceBuffer>(pending.Count);
         var summaries = new List<TraceSummary>(pending.Count);
         if (parts.Count == 0)
@@ -172,7 +172,6 @@ public sealed class Sealer : IAsyncDisposable
             return (buffers, summaries);
         }
 
-        var segments = _catalog.Segments().ToDictionary(s => s.SealSequence);
         if (_loader is null)
         {
             _loaderDatabase = DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions { Threads = 1 });
@@ -182,8 +181,8 @@ public sealed class Sealer : IAsyncDisposable
         for (var i = 0; i < pending.Count; i++)
         {
             var buffer = pending[i];
-            var earlier = parts.TryGetValue(ids[i], out var sequences)
-                ? SealedTraceParts.Load(_loader, [.. sequences.Select(sequence => segments[sequence])], ids[i])
+            var earlier = parts.TryGetValue(ids[i], out var segments)
+                ? SealedTraceParts.Load(_loader, segments, ids[i])
                 : null;
             if (earlier is null)
             {
@@ -337,6 +336,9 @@ public sealed class Sealer : IAsyncDisposable
     /// <summary>Writes <paramref name="traces"/> (with their earlier parts' summaries) as one segment and commits it.</summary>
     private WriteOutcome TryWrite(IReadOnlyList<TraceBuffer> traces)
     {
+        // Held from reading the traces' earlier parts to the commit: compaction may replace those segments meanwhile,
+        // but deletes neither their folders nor a deleted trace's record until this seal has committed what it read.
+        using var lease = _catalog.AcquireReadLease();
         var sequence = _catalog.NextSealSequence();
         try
         {

@@ -4,25 +4,45 @@ using TraceStore.Engine.Catalog;
 namespace TraceStore.Engine.Segments;
 
 /// <summary>
-/// Merges small segments into one (size-tiered): the oldest segments below <c>smallBytes</c> are merged, up to
-/// <c>targetBytes</c> of input. The merged segment keeps each span once (the copy in the earliest segment), the latest
-/// summary of each trace (highest seal sequence), and leaves out deleted traces; every file keeps its sort order and
-/// format. It is written like any segment (temporary folder, fsync, rename), then one catalog transaction replaces
-/// the inputs by it, then the input folders are deleted (a crash before that leaves folders without catalog rows,
-/// which the next open removes). Ingest never waits for it: it only reads committed files.
+/// Merges segments into one (size-tiered: the oldest segments below <c>smallBytes</c>, up to <c>targetBytes</c> of
+/// input; or one segment alone, to drop its deleted traces). The merged segment keeps each span once (the copy in the
+/// earliest segment), the latest summary of each trace (highest seal sequence), and leaves out deleted traces; every
+/// file keeps its sort order and format. Tag changes of the traces it keeps are folded in: the overlay's (up to a
+/// snapshot taken before writing) and those earlier merges folded into its inputs, written into the summaries' tags and
+/// listed in <see cref="SegmentFormat.TagChangesFile"/>. It is written like any segment (temporary folder, fsync,
+/// rename), then one catalog transaction replaces the inputs by it and removes the folded changes from the overlay,
+/// then the input folders are deleted once no reader can be using them. Ingest never waits for it: it reads only
+/// committed files, in its own DuckDB, and holds the catalog's lock only for short catalog calls. One compactor per
+/// store (the maintenance loop's): two merging the same inputs would fail the second's commit.
 /// </summary>
 public sealed class SegmentCompactor : IDisposable
 {
+    private const string FolderOfFile = "regexp_extract(filename, 'seg-[0-9]+')";
+
     private readonly SegmentCatalog _catalog;
-    private readonly DuckDbDatabase _database;
+    private readonly DuckDbDatabase? _ownDatabase;
     private readonly DuckDbConnection _connection;
 
+    /// <param name="memoryLimitBytes">DuckDB's memory for a merge; beyond it DuckDB spills to the store's <c>tmp/</c>
+    /// folder. Not in the ingest memory budget (like the segment writer's).</param>
     public SegmentCompactor(SegmentCatalog catalog, long memoryLimitBytes = 64L << 20)
     {
         _catalog = catalog;
-        _database = SegmentScratch.OpenDatabase(memoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
-        _connection = _database.Connect();
+        _ownDatabase = SegmentScratch.OpenDatabase(memoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
+        _connection = _ownDatabase.Connect();
     }
+
+    /// <summary>A compactor on a connection of <paramref name="database"/>, which the caller owns (the maintenance loop
+    /// shares one DuckDB, and so one memory limit, between compaction and retention).</summary>
+    internal SegmentCompactor(SegmentCatalog catalog, DuckDbDatabase database)
+    {
+        _catalog = catalog;
+        _connection = database.Connect();
+    }
+
+    /// <summary>Runs after a merge read the overlay and before it commits: tests make a concurrent change land
+    /// there, deterministically.</summary>
+    internal Action? AfterOverlaySnapshot { get; set; }
 
     /// <summary>The segments a merge would take now: the oldest of those smaller than <paramref name="smallBytes"/>,
     /// until their bytes reach <paramref name="targetBytes"/>; empty unless at least two qualify.</summary>
@@ -49,13 +69,17 @@ public sealed class SegmentCompactor : IDisposable
     public SegmentInfo? Merge(IReadOnlyList<SegmentInfo> inputs)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inputs.Count, 1, nameof(inputs));
-        var sequence = _catalog.NextSealSequence();
+        var sequences = inputs.Select(s => s.SealSequence).ToList();
+        var sequence = _catalog.AllocateSealSequence();
         var final = Path.Combine(_catalog.SegmentsFolder, SegmentFormat.FolderName(sequence));
         var temporary = final + ".tmp";
         Directory.CreateDirectory(temporary);
         try
         {
-            DefineSources(inputs);
+            // The snapshot first: a change made after it has a higher number, is not folded and stays in the overlay.
+            var fold = _catalog.Overlay.TagChangesToFold(sequences);
+            DefineSources(inputs, _catalog.Overlay.DeletedTraceIdsIn(sequences), fold.Changes);
+            AfterOverlaySnapshot?.Invoke();
             _connection.Execute(SegmentFormat.Copy("SELECT * FROM kept_spans", SegmentFormat.SpansOrder, Path.Combine(temporary, SegmentFormat.SpansFile), rowGroupRows: null));
             _connection.Execute(SegmentFormat.Copy(
                 "SELECT p.* EXCLUDE (f) FROM src_payloads p SEMI JOIN kept_spans_at k ON k.trace_id = p.trace_id AND k.span_id = p.span_id AND k.f = p.f",
@@ -67,7 +91,12 @@ public sealed class SegmentCompactor : IDisposable
                 SegmentFormat.AttrsOrder,
                 Path.Combine(temporary, SegmentFormat.AttrsFile),
                 rowGroupRows: null));
-            _connection.Execute(SegmentFormat.Copy("SELECT * FROM latest_traces", SegmentFormat.TracesOrder, Path.Combine(temporary, SegmentFormat.TracesFile), SegmentFormat.TraceRowGroupRows));
+            _connection.Execute(SegmentFormat.Copy("SELECT * FROM merged_traces", SegmentFormat.TracesOrder, Path.Combine(temporary, SegmentFormat.TracesFile), SegmentFormat.TraceRowGroupRows));
+            if (Count("SELECT count(*) FROM kept_tag_changes") > 0)
+            {
+                _connection.Execute(SegmentFormat.Copy("SELECT * FROM kept_tag_changes", "trace_id, key", Path.Combine(temporary, SegmentFormat.TagChangesFile), rowGroupRows: null));
+            }
+
             var merged = Describe(sequence, final, temporary);
             var bytes = SegmentScratch.SyncFiles(temporary);
 
@@ -80,14 +109,10 @@ public sealed class SegmentCompactor : IDisposable
             {
                 Directory.Move(temporary, final);
                 merged = merged with { Bytes = bytes };
-                _catalog.ReplaceSegments(inputs, merged);
+                _catalog.ReplaceSegments(inputs, merged, new OverlayFold(fold.ChangeSequence, merged.TraceIds!));
             }
 
-            foreach (var input in inputs)
-            {
-                Directory.Delete(input.Folder, recursive: true);
-            }
-
+            _catalog.DeleteRetiredFolders();
             return merged;
         }
         finally
@@ -99,19 +124,29 @@ public sealed class SegmentCompactor : IDisposable
         }
     }
 
+    /// <summary>Removes <paramref name="segments"/> without rewriting anything: for segments whose every trace is
+    /// deleted (retention, deletions). Their folders go like merged inputs' do.</summary>
+    public void Drop(IReadOnlyList<SegmentInfo> segments)
+    {
+        _catalog.ReplaceSegments(segments, merged: null);
+        _catalog.DeleteRetiredFolders();
+    }
+
     public void Dispose()
     {
         _connection.Dispose();
-        _database.Dispose();
+        _ownDatabase?.Dispose();
     }
 
-    /// <summary>Views over the inputs. <c>f</c> is the source file's folder name, which sorts by seal sequence, so
-    /// "the earliest copy of a span" is the one with the smallest <c>f</c>.</summary>
-    private void DefineSources(IReadOnlyList<SegmentInfo> inputs)
+    /// <summary>
+    /// Views over the inputs. <c>f</c> is the source file's folder name, which sorts by seal sequence, so "the earliest
+    /// copy of a span" is the one with the smallest <c>f</c>. <c>folded</c> holds, per kept trace and tag key, the
+    /// latest change among the overlay's snapshot and the inputs' folded changes; <c>merged_traces</c> is each trace's
+    /// latest summary with those changes applied to its tags.
+    /// </summary>
+    private void DefineSources(IReadOnlyList<SegmentInfo> inputs, IReadOnlyList<string> deleted, IReadOnlyList<TagChange> changes)
     {
-        string Files(string name) => "[" + string.Join(", ", inputs.Select(s => DuckDbSql.Literal(Path.Combine(s.Folder, name)))) + "]";
-        const string Folder = "regexp_extract(filename, 'seg-[0-9]+')";
-        var deleted = _catalog.Overlay.DeletedTraceIds();
+        string Files(IEnumerable<SegmentInfo> segments, string name) => "[" + string.Join(", ", segments.Select(s => DuckDbSql.Literal(Path.Combine(s.Folder, name)))) + "]";
         _connection.Execute("CREATE OR REPLACE TEMP TABLE deleted (trace_id VARCHAR PRIMARY KEY)");
         using (var insert = _connection.Prepare("INSERT INTO deleted SELECT unnest($1::VARCHAR[])"))
         {
@@ -119,23 +154,59 @@ public sealed class SegmentCompactor : IDisposable
             insert.ExecuteNonQuery();
         }
 
-        _connection.Execute($"""
+        _connection.Execute("CREATE OR REPLACE TEMP TABLE overlay_changes (trace_id VARCHAR, key VARCHAR, value VARCHAR, deleted BOOLEAN, change_seq BIGINT)");
+        using (var insert = _connection.Prepare(
+            "INSERT INTO overlay_changes SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), unnest($4::BOOLEAN[]), unnest($5::BIGINT[])"))
+        {
+            insert.BindList(1, DuckDbLogicalType.Varchar, changes.Select(c => c.TraceId).ToList());
+            insert.BindList(2, DuckDbLogicalType.Varchar, changes.Select(c => c.Key).ToList());
+            insert.BindList(3, DuckDbLogicalType.Varchar, changes.Select(c => c.Value).ToList());
+            insert.BindList(4, DuckDbLogicalType.Boolean, changes.Select(c => c.Deleted).ToList());
+            insert.BindList(5, DuckDbLogicalType.BigInt, changes.Select(c => c.ChangeSequence).ToList());
+            insert.ExecuteNonQuery();
+        }
+
+        var withFoldedChanges = inputs.Where(s => File.Exists(Path.Combine(s.Folder, SegmentFormat.TagChangesFile))).ToList();
+        var earlierFolds = withFoldedChanges.Count == 0
+            ? ""
+            : $"UNION ALL SELECT trace_id, key, value, deleted, change_seq FROM read_parquet({Files(withFoldedChanges, SegmentFormat.TagChangesFile)})";
+        _connection.Execute($$"""
             CREATE OR REPLACE TEMP VIEW src_spans AS
-                SELECT * EXCLUDE (filename), {Folder} AS f FROM read_parquet({Files(SegmentFormat.SpansFile)}, filename = true)
+                SELECT * EXCLUDE (filename), {{FolderOfFile}} AS f FROM read_parquet({{Files(inputs, SegmentFormat.SpansFile)}}, filename = true)
                 WHERE trace_id NOT IN (SELECT trace_id FROM deleted);
             CREATE OR REPLACE TEMP VIEW src_payloads AS
-                SELECT * EXCLUDE (filename), {Folder} AS f FROM read_parquet({Files(SegmentFormat.PayloadsFile)}, filename = true);
+                SELECT * EXCLUDE (filename), {{FolderOfFile}} AS f FROM read_parquet({{Files(inputs, SegmentFormat.PayloadsFile)}}, filename = true);
             CREATE OR REPLACE TEMP VIEW src_attrs AS
-                SELECT * EXCLUDE (filename), {Folder} AS f FROM read_parquet({Files(SegmentFormat.AttrsFile)}, filename = true);
+                SELECT * EXCLUDE (filename), {{FolderOfFile}} AS f FROM read_parquet({{Files(inputs, SegmentFormat.AttrsFile)}}, filename = true);
             CREATE OR REPLACE TEMP TABLE kept_spans_at AS
                 SELECT trace_id, span_id, min(f) AS f FROM src_spans GROUP BY trace_id, span_id;
             CREATE OR REPLACE TEMP VIEW kept_spans AS
                 SELECT s.* EXCLUDE (f) FROM src_spans s SEMI JOIN kept_spans_at k ON k.trace_id = s.trace_id AND k.span_id = s.span_id AND k.f = s.f;
             CREATE OR REPLACE TEMP VIEW latest_traces AS
-                SELECT * FROM read_parquet({Files(SegmentFormat.TracesFile)})
+                SELECT * FROM read_parquet({{Files(inputs, SegmentFormat.TracesFile)}})
                 WHERE trace_id NOT IN (SELECT trace_id FROM deleted)
                 QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY seal_sequence DESC) = 1;
+            CREATE OR REPLACE TEMP TABLE folded AS
+                SELECT * FROM (SELECT * FROM overlay_changes {{earlierFolds}})
+                WHERE trace_id NOT IN (SELECT trace_id FROM deleted)
+                QUALIFY row_number() OVER (PARTITION BY trace_id, key ORDER BY change_seq DESC) = 1;
+            CREATE OR REPLACE TEMP VIEW kept_tag_changes AS
+                SELECT trace_id, key, value, deleted, change_seq FROM folded SEMI JOIN latest_traces USING (trace_id);
+            CREATE OR REPLACE TEMP VIEW merged_traces AS
+                SELECT t.* REPLACE (
+                    CASE WHEN c.trace_id IS NULL THEN t.tags
+                    ELSE map_from_entries(list_sort(list_concat(
+                        list_filter(map_entries(t.tags), lambda e: NOT list_contains(c.keys, e.key)), c.sets))) END AS tags)
+                FROM latest_traces t LEFT JOIN (
+                    SELECT trace_id, list(key) AS keys, list({'key': key, 'value': value}) FILTER (WHERE NOT deleted) AS sets
+                    FROM folded GROUP BY trace_id) c ON c.trace_id = t.trace_id;
             """);
+    }
+
+    private long Count(string sql)
+    {
+        using var result = _connection.Query(sql);
+        return Convert.ToInt64(result.ReadAllRows()[0][0], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private SegmentInfo? Describe(long sequence, string final, string temporary)

@@ -15,6 +15,9 @@ namespace TraceStore.Engine.Segments;
 /// time: trace-level search never reads spans.</item>
 /// <item><c>attrs.parquet</c>: (key, value, trace_id, span_id) for every span attribute except payloads, sorted by
 /// (key, value, trace_id): any attribute is found by row-group pruning without declaring it.</item>
+/// <item><c>tag_changes.parquet</c>, only in segments written by compaction: the tag changes it folded into
+/// <c>traces.parquet</c> (trace_id, key, value, deleted, change_seq), so they survive a later part of the trace whose
+/// summary the sealer computes from spans alone (docs/segments.md, "Compaction").</item>
 /// </list>
 /// Ids are text: trace ids as MLflow's <c>tr-&lt;32 hex&gt;</c>, span ids as 16 lowercase hex.
 /// </summary>
@@ -26,6 +29,7 @@ public static class SegmentFormat
     public const string PayloadsFile = "payloads.parquet";
     public const string AttrsFile = "attrs.parquet";
     public const string TracesFile = "traces.parquet";
+    public const string TagChangesFile = "tag_changes.parquet";
 
     /// <summary>Trace rows are small; 16K-row groups let a time-range search skip most of a segment.</summary>
     public const int TraceRowGroupRows = 16_384;

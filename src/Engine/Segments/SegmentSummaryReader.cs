@@ -14,13 +14,16 @@ namespace TraceStore.Engine.Segments;
 /// </summary>
 internal static class SegmentSummaryReader
 {
-    public static TraceSummary? Read(DuckDbConnection connection, SegmentInfo segment, string traceId)
+    /// <returns>The summary and the seal sequence it was sealed with (a merged segment keeps each summary's own), or
+    /// null when the segment holds no summary of the trace.</returns>
+    public static (TraceSummary Summary, long SealSequence)? Read(DuckDbConnection connection, SegmentInfo segment, string traceId)
     {
         var file = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.TracesFile));
         using var query = connection.Prepare(
             $"SELECT experiment_id, request_time_ms, execution_duration_ms, state, request_preview, response_preview, trace_name, session_id, user_id, " +
             $"input_tokens, output_tokens, total_tokens, cache_read_input_tokens, cache_creation_input_tokens, span_count, error_span_count, " +
-            $"service_names, models, span_types, tags, metadata FROM read_parquet({file}) WHERE trace_id = $1");
+            $"service_names, models, span_types, tags, metadata, seal_sequence FROM read_parquet({file}) WHERE trace_id = $1 " +
+            "ORDER BY seal_sequence DESC LIMIT 1");
         query.Bind(1, traceId);
         using var result = query.Execute();
         var rows = result.ReadAllRows();
@@ -33,7 +36,7 @@ internal static class SegmentSummaryReader
         TokenUsage? usage = r[9] is long input
             ? new TokenUsage(input, (long?)r[10] ?? 0, (long?)r[11] ?? 0, (long?)r[12], (long?)r[13])
             : null;
-        return new TraceSummary
+        return (new TraceSummary
         {
             Key = new TraceKey((string)r[0]!, ParseTraceId(traceId)),
             RequestTimeMs = (long)r[1]!,
@@ -54,7 +57,7 @@ internal static class SegmentSummaryReader
             LowestWalSequence = 0,
             Tags = Map(r[19]),
             Metadata = Map(r[20]),
-        };
+        }, (long)r[21]!);
     }
 
     /// <summary>The OpenTelemetry trace id of MLflow id <paramref name="traceId"/> (<c>tr-</c> + 32 hex, or the 32 hex).</summary>

@@ -4,12 +4,17 @@ using TraceStore.Engine.Catalog;
 namespace TraceStore.Engine.Segments;
 
 /// <summary>What checking the segments found: problems with committed segments (corruption: data the catalog
-/// promises is missing or unreadable) and folders no catalog row names (left by a crash; harmless, removed at open).</summary>
-public sealed record SegmentVerification(int Segments, long Traces, long Spans, long Bytes, IReadOnlyList<string> Problems, IReadOnlyList<string> Uncommitted);
+/// promises is missing or unreadable), folders no catalog row names (left by a crash; harmless, removed at open), and
+/// among those the ones compaction replaced whose deletion is pending (<see cref="Retired"/>, also removed at open).</summary>
+public sealed record SegmentVerification(int Segments, long Traces, long Spans, long Bytes, IReadOnlyList<string> Problems, IReadOnlyList<string> Uncommitted)
+{
+    public IReadOnlyList<string> Retired { get; init; } = [];
+}
 
 /// <summary>
-/// Checks every committed segment against the catalog: its folder and four files exist, each file is Parquet that
-/// carries this build's format version, and the trace and span counts match the catalog's.
+/// Checks every committed segment against the catalog: its folder and four files exist, each file (and the tag changes
+/// file of a compacted segment, when there is one) is Parquet that carries this build's format version, and the trace
+/// and span counts match the catalog's.
 /// </summary>
 public static class SegmentVerifier
 {
@@ -33,7 +38,7 @@ public static class SegmentVerifier
 
             try
             {
-                foreach (var file in Files)
+                foreach (var file in Files.Append(SegmentFormat.TagChangesFile).Where(f => File.Exists(Path.Combine(segment.Folder, f))))
                 {
                     var version = Scalar(connection, $"SELECT decode(value) FROM parquet_kv_metadata({DuckDbSql.Literal(Path.Combine(segment.Folder, file))}) WHERE decode(key) = '{SegmentFormat.VersionKey}'");
                     if (version != SegmentFormat.Version.ToString(System.Globalization.CultureInfo.InvariantCulture))
@@ -56,10 +61,14 @@ public static class SegmentVerifier
         }
 
         var committed = segments.Select(s => Path.GetFileName(s.Folder)).ToHashSet(StringComparer.Ordinal);
-        var uncommitted = Directory.Exists(catalog.SegmentsFolder)
+        var retired = catalog.RetiredFolderNames().ToHashSet(StringComparer.Ordinal);
+        var unlisted = Directory.Exists(catalog.SegmentsFolder)
             ? Directory.GetDirectories(catalog.SegmentsFolder, "seg-*").Select(Path.GetFileName).Where(n => !committed.Contains(n!)).Select(n => n!).Order(StringComparer.Ordinal).ToList()
             : [];
-        return new SegmentVerification(segments.Count, segments.Sum(s => s.Traces), segments.Sum(s => s.Spans), segments.Sum(s => s.Bytes), problems, uncommitted);
+        return new SegmentVerification(segments.Count, segments.Sum(s => s.Traces), segments.Sum(s => s.Spans), segments.Sum(s => s.Bytes), problems, [.. unlisted.Where(n => !retired.Contains(n))])
+        {
+            Retired = [.. unlisted.Where(retired.Contains)],
+        };
     }
 
     private static string? Scalar(DuckDbConnection connection, string sql)

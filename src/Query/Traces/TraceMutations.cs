@@ -53,6 +53,7 @@ public sealed partial class TraceMutations(SegmentCatalog catalog, TraceReader r
             throw new TraceStoreQueryException(QueryErrorCode.InvalidParameterValue, "`max_traces` must be a positive integer.");
         }
 
+        using var lease = catalog.AcquireReadLease();
         var files = catalog.Candidates(experimentId: experimentId)
             .Select(s => DuckDbSql.Literal(Path.Combine(s.Folder, SegmentFormat.TracesFile)))
             .ToList();

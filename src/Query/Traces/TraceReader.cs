@@ -9,7 +9,10 @@ namespace TraceStore.Query.Traces;
 /// Reads one trace back from sealed segments: the catalog's trace index names the segments that hold the id, and
 /// only those segments' files are opened (sorted ids and row-group statistics keep each read to about a row group).
 /// A trace sealed in parts (late spans, large traces) is merged: spans are deduplicated by span id (the first stored
-/// wins, as in the assembler), and the summary is the one sealed last. Not thread-safe: one reader per thread.
+/// wins, as in the assembler), and the summary is the one sealed last (highest seal sequence in its row). Its tags are
+/// that summary's, then the tag changes compaction folded into any of its segments (in change order: a summary the
+/// sealer wrote after a fold, from spans alone, does not carry them), then the overlay's. The whole read holds a
+/// catalog read lease, so compaction cannot delete a folder it is reading. Not thread-safe: one reader per thread.
 /// </summary>
 public sealed class TraceReader : IDisposable
 {
@@ -37,19 +40,22 @@ public sealed class TraceReader : IDisposable
             return null;
         }
 
+        using var lease = _catalog.AcquireReadLease();
         if (_catalog.Overlay.IsDeleted(traceId))
         {
             return null;
         }
 
         TraceSummary? summary = null;
+        long summarySequence = long.MinValue;
         var spans = new List<SpanRow>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        var folded = new Dictionary<string, (string? Value, long Sequence)>(StringComparer.Ordinal);
         foreach (var segment in _catalog.SegmentsHolding(traceId))
         {
-            if (SegmentSummaryReader.Read(_connection, segment, traceId) is { } latest)
+            if (SegmentSummaryReader.Read(_connection, segment, traceId) is { } part && part.SealSequence > summarySequence)
             {
-                summary = latest;
+                (summary, summarySequence) = (part.Summary, part.SealSequence);
             }
 
             foreach (var span in ReadSpans(segment, traceId))
@@ -59,6 +65,8 @@ public sealed class TraceReader : IDisposable
                     spans.Add(span);
                 }
             }
+
+            ReadFoldedTagChanges(segment, traceId, folded);
         }
 
         if (summary is null)
@@ -66,13 +74,38 @@ public sealed class TraceReader : IDisposable
             return null;
         }
 
-        return new StoredTrace(summary with { Tags = ApplyTagChanges(summary.Tags, _catalog.Overlay.TagChanges(traceId)) }, [.. spans.OrderBy(s => s.StartTimeNs).ThenBy(s => s.SpanId, StringComparer.Ordinal)]);
+        var tags = ApplyTagChanges(summary.Tags, folded.ToDictionary(e => e.Key, e => e.Value.Value, StringComparer.Ordinal));
+        tags = ApplyTagChanges(tags, _catalog.Overlay.TagChanges(traceId));
+        return new StoredTrace(summary with { Tags = tags }, [.. spans.OrderBy(s => s.StartTimeNs).ThenBy(s => s.SpanId, StringComparer.Ordinal)]);
     }
 
     public void Dispose()
     {
         _connection.Dispose();
         _database.Dispose();
+    }
+
+    /// <summary>The tag changes compaction folded into <paramref name="segment"/> for the trace (none when the segment
+    /// has no <see cref="SegmentFormat.TagChangesFile"/>), merged into <paramref name="changes"/> by change number.</summary>
+    private void ReadFoldedTagChanges(SegmentInfo segment, string traceId, Dictionary<string, (string? Value, long Sequence)> changes)
+    {
+        var path = Path.Combine(segment.Folder, SegmentFormat.TagChangesFile);
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        using var query = _connection.Prepare($"SELECT key, value, deleted, change_seq FROM read_parquet({DuckDbSql.Literal(path)}) WHERE trace_id = $1");
+        query.Bind(1, traceId);
+        using var result = query.Execute();
+        foreach (var r in result.ReadAllRows())
+        {
+            var (key, sequence) = ((string)r[0]!, (long)r[3]!);
+            if (!changes.TryGetValue(key, out var known) || known.Sequence < sequence)
+            {
+                changes[key] = ((bool)r[2]! ? null : (string?)r[1], sequence);
+            }
+        }
     }
 
     private List<SpanRow> ReadSpans(SegmentInfo segment, string traceId)

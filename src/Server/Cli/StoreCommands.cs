@@ -9,7 +9,8 @@ namespace TraceStore.Server.Cli;
 /// <summary>
 /// Offline commands on a store folder (none of them may run while a daemon has the folder open: the folder's lock
 /// refuses them with exit 4): <c>seal</c> seals every open trace now, <c>stats</c> counts what the store holds,
-/// <c>get</c> prints one sealed trace. Each opens the store, which recovers and replays its WAL first.
+/// <c>get</c> prints one sealed trace, <c>compact</c> runs a compaction pass. Each opens the store, which recovers and
+/// replays its WAL first.
 /// </summary>
 internal static class StoreCommands
 {
@@ -19,7 +20,7 @@ internal static class StoreCommands
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static IEnumerable<Command> Create() => [Seal(), Stats(), Get()];
+    public static IEnumerable<Command> Create() => [Seal(), Stats(), Get(), Compact()];
 
     private static Command Seal()
     {
@@ -108,6 +109,44 @@ internal static class StoreCommands
                 output.WriteLine($"  {span.SpanId} {(span.ParentSpanId is null ? "root" : "<- " + span.ParentSpanId)} {span.Name} [{span.Status}]");
             }
 
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Compact()
+    {
+        var data = DataOption();
+        var format = FormatOption();
+        var command = new Command("compact", "Compact the store now: merge small segments, drop deleted traces, fold tag changes into segments.") { data, format };
+        command.SetAction(result => WithStore(result, data, store =>
+        {
+            var before = store.GetStats().Segments;
+            var r = store.CompactNow();
+            var after = store.GetStats().Segments;
+            var output = result.InvocationConfiguration.Output;
+            if (result.GetValue(format) == "json")
+            {
+                output.WriteLine(JsonSerializer.Serialize(
+                    new
+                    {
+                        segments_before = before,
+                        segments_after = after,
+                        bytes_before = r.BytesBefore,
+                        bytes_after = r.BytesAfter,
+                        merges = r.Merges,
+                        segments_merged = r.SegmentsMerged,
+                        segments_dropped = r.SegmentsDropped,
+                        segments_rewritten = r.SegmentsRewritten,
+                        deletions_purged = r.DeletionsPurged,
+                    },
+                    Indented));
+                return 0;
+            }
+
+            output.WriteLine($"segments    {before:N0} -> {after:N0} ({r.Merges} merges of {r.SegmentsMerged} segments, {r.SegmentsRewritten} rewritten, {r.SegmentsDropped} dropped)");
+            output.WriteLine($"bytes       {r.BytesBefore:N0} -> {r.BytesAfter:N0}");
+            output.WriteLine($"deletions   {r.DeletionsPurged:N0} purged (no segment holds those traces any more)");
             return 0;
         }));
         return command;

@@ -83,8 +83,14 @@ internal static class VerifyCommand
             output.WriteLine($"uncommitted {folder} {(repair ? "removed" : "(never committed: removed at the next open)")}");
         }
 
+        foreach (var folder in segments.Retired)
+        {
+            output.WriteLine($"retired     {folder} {(repair ? "removed" : "(replaced by compaction: removed at the next open)")}");
+        }
+
         if (repair)
         {
+            catalog.RemoveRetired();
             catalog.RemoveUncommitted();
         }
 
