@@ -246,7 +246,9 @@ public sealed class Sealer : IAsyncDisposable
         try
         {
             var segment = _writer.Write(sequence, WithEarlierParts(traces));
+            _options.CrashPoint?.Invoke(SealerCrashPoints.SegmentWritten);
             _catalog.Commit(segment);
+            _options.CrashPoint?.Invoke(SealerCrashPoints.CatalogCommitted);
         }
         catch (Exception e) when (e is IOException or DuckDbException)
         {
@@ -270,6 +272,7 @@ public sealed class Sealer : IAsyncDisposable
         }
 
         _checkpoint();
+        _options.CrashPoint?.Invoke(SealerCrashPoints.Checkpointed);
         return true;
     }
 }
