@@ -140,60 +140,84 @@ public sealed class Sealer : IAsyncDisposable
     }
 
     /// <summary>
-    /// The buffers to write. A trace that already has parts in committed segments (late spans, retries after its
-    /// seal, a trace sealed in parts) is written whole: its earlier spans are read back and merged with the new ones,
-    /// so the summary sealed now, which supersedes the earlier ones, covers every span. Reads keep each span once;
-    /// compaction drops the repeated copies. The merged copies are transient and not counted in the budget.
+    /// The buffers to write, one per trace. A trace that already has parts in committed segments (late spans, retries
+    /// after its seal, a trace sealed in parts) is written whole: its earlier spans are read back and merged with the
+    /// new ones, so the summary sealed now, which supersedes the earlier ones, covers every span. Several pending parts
+    /// of one trace (a part that filled up and the rest, taken in the same round, or a part still pending when the next
+    /// one was taken) are merged into one buffer too: a segment holds each trace once, with one summary. Reads keep
+    /// each span once; compaction drops the copies repeated across segments. The merged copies are transient and not
+    /// counted in the budget.
     /// </summary>
     private List<TraceBuffer> WithEarlierParts(List<SealedTrace> pending)
     {
         Span<byte> id = stackalloc byte[35];
-        var ids = new List<string>(pending.Count);
+        var traces = new List<(string Id, List<TraceBuffer> Parts)>(pending.Count);
+        var byKey = new Dictionary<TraceKey, int>(pending.Count);
         foreach (var trace in pending)
         {
-            SpanRowWriter.FormatTraceId(trace.Buffer.Key.TraceId, id);
-            ids.Add(System.Text.Encoding.ASCII.GetString(id));
+            if (!byKey.TryGetValue(trace.Buffer.Key, out var at))
+            {
+                SpanRowWriter.FormatTraceId(trace.Buffer.Key.TraceId, id);
+                at = traces.Count;
+                byKey.Add(trace.Buffer.Key, at);
+                traces.Add((System.Text.Encoding.ASCII.GetString(id), []));
+            }
+
+            traces[at].Parts.Add(trace.Buffer);
         }
 
-        var parts = _catalog.SealedParts(ids);
-        if (parts.Count == 0)
+        var sealedParts = _catalog.SealedParts([.. traces.Select(t => t.Id)]);
+        if (sealedParts.Count == 0 && traces.Count == pending.Count)
         {
             return [.. pending.Select(t => t.Buffer)];
         }
 
-        var segments = _catalog.Segments().ToDictionary(s => s.SealSequence);
-        if (_loader is null)
-        {
-            _loaderDatabase = DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions { Threads = 1 });
-            _loader = _loaderDatabase.Connect();
-        }
-
+        var segments = sealedParts.Count == 0 ? null : _catalog.Segments().ToDictionary(s => s.SealSequence);
         var now = _time.GetTimestamp();
-        var buffers = new List<TraceBuffer>(pending.Count);
-        for (var i = 0; i < pending.Count; i++)
+        var buffers = new List<TraceBuffer>(traces.Count);
+        foreach (var (traceId, parts) in traces)
         {
-            var buffer = pending[i].Buffer;
-            if (!parts.TryGetValue(ids[i], out var sequences))
+            var hasSealedParts = sealedParts.TryGetValue(traceId, out var sequences);
+            if (!hasSealedParts && parts.Count == 1)
             {
-                buffers.Add(buffer);
+                buffers.Add(parts[0]);
                 continue;
             }
 
-            var merged = new TraceBuffer(buffer.Key, now);
-            foreach (var sequence in sequences)
+            var merged = new TraceBuffer(parts[0].Key, now);
+            if (hasSealedParts)
             {
-                SegmentSpanLoader.LoadInto(_loader, segments[sequence], ids[i], merged, now);
+                var loader = Loader();
+                foreach (var sequence in sequences!)
+                {
+                    SegmentSpanLoader.LoadInto(loader, segments![sequence], traceId, merged, now);
+                }
             }
 
-            for (var span = 0; span < buffer.Spans.Count; span++)
+            // In the order the parts were taken, so the first root received stays the root.
+            foreach (var part in parts)
             {
-                merged.AppendCopy(buffer, span, now);
+                for (var span = 0; span < part.Spans.Count; span++)
+                {
+                    merged.AppendCopy(part, span, now);
+                }
             }
 
             buffers.Add(merged);
         }
 
         return buffers;
+    }
+
+    private DuckDbConnection Loader()
+    {
+        if (_loader is null)
+        {
+            _loaderDatabase = DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions { Threads = 1 });
+            _loader = _loaderDatabase.Connect();
+        }
+
+        return _loader;
     }
 
     private void Collect(List<SealedTrace> traces)
