@@ -71,13 +71,24 @@ public sealed class SegmentCatalog : IDisposable
 
     public string SegmentsFolder => _segmentsFolder;
 
-    /// <summary>Records a written segment. After this returns the segment is part of the store, and the WAL records its
-    /// traces came from may be checkpointed.</summary>
+    /// <summary>Records a written segment and its trace index in one transaction (a crash or a failure between the two
+    /// inserts leaves neither: the folder then has no row and is removed at open). After this returns the segment is
+    /// part of the store, and the WAL records its traces came from may be checkpointed.</summary>
     public void Commit(SegmentInfo segment)
     {
         lock (_gate)
         {
-            Insert(segment);
+            _connection.Execute("BEGIN TRANSACTION");
+            try
+            {
+                Insert(segment);
+                _connection.Execute("COMMIT");
+            }
+            catch
+            {
+                _connection.Execute("ROLLBACK");
+                throw;
+            }
         }
     }
 
