@@ -236,21 +236,36 @@ public sealed class Sealer : IAsyncDisposable
 
     /// <summary>Writes the pending traces as segments of at most <see cref="SealerOptions.MaxSegmentBufferBytes"/> of
     /// trace buffers each (the writer's DuckDB memory is bounded, and a COPY's sort needs a few times its input), oldest
-    /// first. A failed write stops the round; what is not written stays pending. Returns the traces written.</summary>
+    /// first. Buffer bytes are only an estimate of what the writer needs (large attribute values are held twice there,
+    /// and earlier parts read back for late spans are not counted at all), so when the writer runs out of memory the
+    /// same traces are tried again as a segment of half as many, down to one trace, and the rest of the round keeps to
+    /// the size that was written: the round still makes progress instead of failing the same way on every round.
+    /// Any other failed write (a full disk) stops the round; what is not written stays pending. Returns the traces
+    /// written.</summary>
     private int WritePending()
     {
         var written = 0;
+
+        // Once the writer ran out of memory: the most traces per segment for the rest of the round.
+        var most = int.MaxValue;
         while (_pending.Count > 0)
         {
             var count = 0;
             long bytes = 0;
-            while (count < _pending.Count && (count == 0 || bytes + _pending[count].Buffer.AccountedBytes <= _options.MaxSegmentBufferBytes))
+            while (count < _pending.Count && count < most && (count == 0 || bytes + _pending[count].Buffer.AccountedBytes <= _options.MaxSegmentBufferBytes))
             {
                 bytes += _pending[count].Buffer.AccountedBytes;
                 count++;
             }
 
-            if (!WriteSegment(count))
+            Exception? failure;
+            while ((failure = WriteSegment(count)) is DuckDbException { ErrorType: DuckDbErrorType.OutOfMemory } && count > 1)
+            {
+                count /= 2;
+                most = count;
+            }
+
+            if (failure is not null)
             {
                 break;
             }
@@ -262,8 +277,9 @@ public sealed class Sealer : IAsyncDisposable
     }
 
     /// <summary>Writes the first <paramref name="count"/> pending traces as one segment, commits it, gives their memory
-    /// back and lets the checkpoint advance. False (the traces stay pending) when the write failed.</summary>
-    private bool WriteSegment(int count)
+    /// back and lets the checkpoint advance. Returns the failure (the traces stay pending) when the write failed, null
+    /// when it succeeded.</summary>
+    private Exception? WriteSegment(int count)
     {
         var sequence = _catalog.NextSealSequence();
         var traces = _pending.GetRange(0, count);
@@ -278,7 +294,7 @@ public sealed class Sealer : IAsyncDisposable
         {
             Volatile.Write(ref _lastError, e);
             EngineLog.SealFailed(_logger, count, e.Message);
-            return false;
+            return e;
         }
 
         Volatile.Write(ref _lastError, null);
@@ -297,6 +313,6 @@ public sealed class Sealer : IAsyncDisposable
 
         _checkpoint();
         _options.CrashPoint?.Invoke(SealerCrashPoints.Checkpointed);
-        return true;
+        return null;
     }
 }
