@@ -21,11 +21,11 @@ public sealed record WorkloadSpan(long Trace, ulong SpanId, ulong ParentSpanId, 
 public static class CrashWorkload
 {
     /// <summary>Request n: trace n's two children and its root (held back to request n + 1 when n % 3 == 0: the root
-    /// arrives after its children, often after they were sealed), a late child of trace n - 4 (sealed by then, usually),
-    /// and when n % 5 == 0 a resend of a child of trace n - 2 (a client's retry, possibly after the seal).</summary>
+    /// arrives after its children, sometimes after they were sealed), a late child of trace n - 32 (sealed by then,
+    /// usually), and when n % 5 == 0 a resend of a child of trace n - 16 (a client's retry, often after the seal).</summary>
     public const string LateSpans = "late-spans";
 
-    /// <summary>Request n adds three children to one of 8 long traces (trace n / 64 * 8 + n % 8), and the trace's root
+    /// <summary>Request n adds three children to one of 4 long traces (trace n / 256 * 4 + n % 4), and the trace's root
     /// on every other round: with a small part size the traces are sealed in many parts, each merged with the ones
     /// before; roots arrive late and are resent.</summary>
     public const string Parts = "parts";
@@ -96,10 +96,10 @@ public static class CrashWorkload
             spans.Add(Root(n - 1));
         }
 
-        spans.Add(Child(n - 4, 4));
+        spans.Add(Child(n - 32, 4));
         if (n % 5 == 0)
         {
-            spans.Add(Child(n - 2, 2));
+            spans.Add(Child(n - 16, 2));
         }
 
         return spans;
@@ -107,7 +107,7 @@ public static class CrashWorkload
 
     private static List<WorkloadSpan> PartsRequest(long n)
     {
-        var trace = (n / 64 * 8) + (n % 8);
+        var trace = (n / 256 * 4) + (n % 4);
         var spans = new List<WorkloadSpan>(4);
         for (var k = 1; k <= 3; k++)
         {
@@ -115,7 +115,7 @@ public static class CrashWorkload
             spans.Add(new WorkloadSpan(trace, id, RootId(trace), $"t{trace}-r{n}-c{k}"));
         }
 
-        if (n / 8 % 2 == 1)
+        if (n / 4 % 2 == 1)
         {
             spans.Add(Root(trace));
         }
