@@ -141,48 +141,61 @@ public sealed class Sealer : IAsyncDisposable
     }
 
     /// <summary>
-    /// The buffers to write, each with its summary. A trace that already has parts in committed segments (late spans,
-    /// retries after its seal, a trace sealed in parts) gets only its spans that are not stored yet, and a summary
-    /// that covers every part: <see cref="TraceSummaryMerger"/> extends the summary sealed last with them, from a
-    /// light read of the earlier parts (<see cref="SealedTraceParts"/>: ids, parents, usage and sizes, counted in the
-    /// budget while held). The summary sealed now supersedes the earlier ones. A trace whose spans are all stored
-    /// already (a retry of a sealed request) has nothing to write and is left out.
+    /// The buffers to write, one per trace, each with its summary. Several pending parts of one trace (a part that
+    /// filled up and the rest, taken in the same round) are merged into one buffer first, in the order they were taken
+    /// (so the first root received stays the root): a segment holds each trace once, with one summary. A trace that
+    /// already has parts in committed segments (late spans, retries after its seal, a trace sealed in parts) gets only
+    /// its spans that are not stored yet, and a summary that covers every part: <see cref="TraceSummaryMerger"/>
+    /// extends the summary sealed last with them, from a light read of the earlier parts
+    /// (<see cref="SealedTraceParts"/>: ids, parents, usage and sizes, counted in the budget while held). The summary
+    /// sealed now supersedes the earlier ones. A trace whose spans are all stored already (a retry of a sealed
+    /// request) has nothing to write and is left out. Merged copies are transient and not counted in the budget.
     /// </summary>
     private (List<TraceBuffer> Buffers, List<TraceSummary> Summaries) WithEarlierParts(IReadOnlyList<TraceBuffer> pending)
     {
         Span<byte> id = stackalloc byte[35];
         var ids = new List<string>(pending.Count);
-        foreach (var trace in pending)
+        var traces = new List<TraceBuffer>(pending.Count);
+        var byKey = new Dictionary<TraceKey, int>(pending.Count);
+        var copies = new HashSet<int>();
+        foreach (var part in pending)
         {
-            SpanRowWriter.FormatTraceId(trace.Key.TraceId, id);
-            ids.Add(System.Text.Encoding.ASCII.GetString(id));
-        }
-
-        var parts = _catalog.SegmentsHoldingEach(ids);
-        var buffers = new List<TraceBuffer>(pending.Count);
-        var summaries = new List<TraceSummary>(pending.Count);
-        if (parts.Count == 0)
-        {
-            foreach (var trace in pending)
+            if (!byKey.TryGetValue(part.Key, out var at))
             {
-                buffers.Add(trace);
-                summaries.Add(TraceSummaryBuilder.Build(trace));
+                byKey.Add(part.Key, traces.Count);
+                traces.Add(part);
+                SpanRowWriter.FormatTraceId(part.Key.TraceId, id);
+                ids.Add(System.Text.Encoding.ASCII.GetString(id));
+                continue;
             }
 
-            return (buffers, summaries);
+            // The pending buffers themselves never change (readers see them): the parts go into a copy.
+            var now = _time.GetTimestamp();
+            if (copies.Add(at))
+            {
+                var merged = new TraceBuffer(part.Key, now);
+                for (var span = 0; span < traces[at].Spans.Count; span++)
+                {
+                    merged.AppendCopy(traces[at], span, now);
+                }
+
+                traces[at] = merged;
+            }
+
+            for (var span = 0; span < part.Spans.Count; span++)
+            {
+                traces[at].AppendCopy(part, span, now);
+            }
         }
 
-        if (_loader is null)
+        var sealedParts = _catalog.SegmentsHoldingEach(ids);
+        var buffers = new List<TraceBuffer>(traces.Count);
+        var summaries = new List<TraceSummary>(traces.Count);
+        for (var i = 0; i < traces.Count; i++)
         {
-            _loaderDatabase = DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions { Threads = 1 });
-            _loader = _loaderDatabase.Connect();
-        }
-
-        for (var i = 0; i < pending.Count; i++)
-        {
-            var buffer = pending[i];
-            var earlier = parts.TryGetValue(ids[i], out var segments)
-                ? SealedTraceParts.Load(_loader, segments, ids[i])
+            var buffer = traces[i];
+            var earlier = sealedParts.TryGetValue(ids[i], out var segments)
+                ? SealedTraceParts.Load(Loader(), segments, ids[i])
                 : null;
             if (earlier is null)
             {
@@ -237,6 +250,17 @@ public sealed class Sealer : IAsyncDisposable
         }
 
         return fresh;
+    }
+
+    private DuckDbConnection Loader()
+    {
+        if (_loader is null)
+        {
+            _loaderDatabase = DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions { Threads = 1 });
+            _loader = _loaderDatabase.Connect();
+        }
+
+        return _loader;
     }
 
     private void Collect(List<SealedTrace> traces)
@@ -346,7 +370,9 @@ public sealed class Sealer : IAsyncDisposable
             if (buffers.Count > 0)
             {
                 var segment = _writer.Write(sequence, buffers, summaries);
+                _options.CrashPoint?.Invoke(SealerCrashPoints.SegmentWritten);
                 _catalog.Commit(segment);
+                _options.CrashPoint?.Invoke(SealerCrashPoints.CatalogCommitted);
                 Interlocked.Increment(ref _segmentsWritten);
             }
         }
@@ -385,6 +411,7 @@ public sealed class Sealer : IAsyncDisposable
         }
 
         _checkpoint();
+        _options.CrashPoint?.Invoke(SealerCrashPoints.Checkpointed);
     }
 
     private enum WriteOutcome

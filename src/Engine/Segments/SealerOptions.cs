@@ -24,6 +24,13 @@ public sealed record SealerOptions
     /// for 20 MiB of buffers and fit for 12 MiB, so the default is a third of the writer's 24 MiB limit. Default 8 MiB.</summary>
     public long MaxSegmentBufferBytes { get; init; } = 8L << 20;
 
+    /// <summary>
+    /// Test hook, for crash tests only (<c>tests/TraceStore.CrashHarness</c>, which may stop or kill the process
+    /// inside it): called with the name of each <see cref="SealerCrashPoints"/> point the sealer passes, on the
+    /// sealer's thread, inside its lock. Internal so that no embedder can set it; null (nothing called) otherwise.
+    /// </summary>
+    internal Action<string>? CrashPoint { get; init; }
+
     public SealerOptions Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxSegmentBufferBytes, 64L << 10, nameof(MaxSegmentBufferBytes));
@@ -34,4 +41,18 @@ public sealed record SealerOptions
         ArgumentOutOfRangeException.ThrowIfGreaterThan(PressureTargetFraction, 0.95, nameof(PressureTargetFraction));
         return this;
     }
+}
+
+/// <summary>The points between writing a segment and checkpointing the WAL where a crash leaves a distinct state on
+/// disk (docs/segments.md, "Crash windows"); the names <see cref="SealerOptions.CrashPoint"/> is called with.</summary>
+public static class SealerCrashPoints
+{
+    /// <summary>The segment folder is renamed into place (whole, fsynced); the catalog has no row for it yet.</summary>
+    public const string SegmentWritten = "segment-written";
+
+    /// <summary>The catalog row is committed; the WAL checkpoint has not moved past the segment's records.</summary>
+    public const string CatalogCommitted = "catalog-committed";
+
+    /// <summary>The WAL checkpoint has moved (or stayed, if something older is still open) after the commit.</summary>
+    public const string Checkpointed = "checkpointed";
 }

@@ -64,6 +64,21 @@ public sealed class SegmentCatalogTests : IDisposable
     }
 
     [Fact]
+    public void Commit_is_one_transaction_a_failed_trace_index_insert_leaves_no_segment_row()
+    {
+        using var catalog = SegmentCatalog.Open(_folder.Path);
+
+        // A null trace id breaks the trace index's NOT NULL after the segment's row was inserted.
+        var broken = Segment(1, ["0"], "tr-1", "tr-2", 1, 2) with { TraceIds = ["tr-1", null!] };
+        Assert.ThrowsAny<Exception>(() => catalog.Commit(broken));
+        Assert.Empty(catalog.Segments());
+        Assert.Equal(1, catalog.NextSealSequence());
+
+        catalog.Commit(Segment(1, ["0"], "tr-1", "tr-2", 1, 2) with { TraceIds = ["tr-1", "tr-2"] });
+        Assert.Equal([1L], catalog.SegmentsHolding("tr-2").Select(s => s.SealSequence));
+    }
+
+    [Fact]
     public void Catalog_from_a_newer_format_is_refused()
     {
         using (var catalog = SegmentCatalog.Open(_folder.Path))

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using TraceStore.Engine.Wal;
 using TraceStore.Testing;
 using Xunit.Abstractions;
@@ -101,48 +100,9 @@ public sealed class WalCrashTests(ITestOutputHelper output)
         return (spans, records, before.TornTail?.Reason);
     }
 
-    private static async Task<List<long>> RunUntilKilled(string folder, long firstId, int seed, TimeSpan lifetime)
+    private static async Task<IReadOnlyList<long>> RunUntilKilled(string folder, long firstId, int seed, TimeSpan lifetime)
     {
-        var start = new ProcessStartInfo(DotnetHost.Path)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in new[] { HarnessPaths.Assembly("TraceStore.CrashHarness"), folder, firstId.ToString(System.Globalization.CultureInfo.InvariantCulture), "8", seed.ToString(System.Globalization.CultureInfo.InvariantCulture) })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var acked = new List<long>();
-        var reader = Task.Run(async () =>
-        {
-            while (await process.StandardOutput.ReadLineAsync() is { } line)
-            {
-                if (line.StartsWith("READY", StringComparison.Ordinal))
-                {
-                    ready.TrySetResult();
-                }
-                else if (line.StartsWith("ACK ", StringComparison.Ordinal))
-                {
-                    acked.Add(long.Parse(line.AsSpan(4), System.Globalization.CultureInfo.InvariantCulture));
-                }
-            }
-        });
-        var errors = process.StandardError.ReadToEndAsync();
-
-        var started = await Task.WhenAny(ready.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
-        if (started != ready.Task)
-        {
-            throw new InvalidOperationException($"the crash harness did not start: {(process.HasExited ? await errors : "timed out")}");
-        }
-
-        await Task.Delay(lifetime);
-        process.Kill(entireProcessTree: true);
-        await process.WaitForExitAsync();
-        await reader;
-        return acked;
+        string[] arguments = [folder, firstId.ToString(System.Globalization.CultureInfo.InvariantCulture), "8", seed.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        return (await CrashHarnessProcess.RunAndKillAfterAsync(arguments, lifetime)).Acknowledged;
     }
 }
