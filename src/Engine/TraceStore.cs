@@ -47,6 +47,7 @@ public sealed class TraceStore : IAsyncDisposable
         _logger = logger;
         _replay = replay;
         _pipeline = pipeline;
+        Hot = new Hot.HotIndex(pipeline.Assembler, pipeline.Sealer, pipeline.Catalog);
     }
 
     public TraceStoreOptions Options => _options;
@@ -57,6 +58,10 @@ public sealed class TraceStore : IAsyncDisposable
 
     /// <summary>The committed segments and the mutable state beside them (for the query layer).</summary>
     public Catalog.SegmentCatalog Catalog => _pipeline.Catalog;
+
+    /// <summary>The traces not yet in a committed segment, for reads that must see them (get-trace, search); read it
+    /// before <see cref="Catalog"/> (see <see cref="Hot.HotIndex"/>).</summary>
+    public Hot.HotIndex Hot { get; }
 
     /// <summary>False once the WAL stopped after a storage failure: no more writes until restart.</summary>
     public bool IsHealthy => _wal.IsHealthy;

@@ -79,12 +79,54 @@ public sealed class StoreCommandsTests : IDisposable
     {
         var (exit, _, error) = Run("get", "--data", _data.Path, "tr-00000000000000000000000000000001");
         Assert.Equal(StoreCommands.NotFound, exit);
-        Assert.Contains("not in a sealed segment", error, StringComparison.Ordinal);
+        Assert.Contains("is not in the store", error, StringComparison.Ordinal);
 
         await using var store = Engine.TraceStore.Open(new TraceStoreOptions { DataDirectory = _data.Path });
         Assert.Equal(StoreCommands.InUse, Run("stats", "--data", _data.Path).Exit);
         Assert.Equal(StoreCommands.InUse, Run("compact", "--data", _data.Path).Exit);
     }
+
+    [Fact]
+    public void Open_trace_is_printed_by_get_and_pages_of_its_spans_chain_through_next_page_token()
+    {
+        var files = TestPayloads.All.Select(f => Path.Combine(TestPayloads.Folder, f.Name)).ToArray();
+        Assert.Equal(0, Run(["ingest", "--data", _data.Path, .. files]).Exit);
+        var traceHex = TestPayloads.Traces.Where(t => t.Value.Files.Length == 1)
+            .OrderByDescending(t => TestPayloads.Get(t.Value.Files[0]).SpansPerTrace[t.Key])
+            .First().Key;
+
+        // Not sealed: `get` reads it from the open traces the store replayed from its WAL.
+        var (exit, json, error) = Run("get", "--data", _data.Path, "tr-" + traceHex, "--format", "json");
+        Assert.True(exit == 0, error);
+        var whole = SpanIds(JsonDocument.Parse(json).RootElement);
+        Assert.True(whole.Count >= 3, $"the trace has {whole.Count} spans");
+
+        var paged = new List<string>();
+        string? token = null;
+        do
+        {
+            string[] args = ["get", "--data", _data.Path, "tr-" + traceHex, "--format", "json", "--page-size", "2", .. token is null ? Array.Empty<string>() : ["--page-token", token]];
+            var (pageExit, pageJson, pageError) = Run(args);
+            Assert.True(pageExit == 0, pageError);
+            using var page = JsonDocument.Parse(pageJson);
+            Assert.Equal("tr-" + traceHex, page.RootElement.GetProperty("trace").GetProperty("trace_info").GetProperty("trace_id").GetString());
+            paged.AddRange(SpanIds(page.RootElement));
+            token = page.RootElement.TryGetProperty("next_page_token", out var next) ? next.GetString() : null;
+        }
+        while (token is not null);
+
+        Assert.Equal(whole.Order(StringComparer.Ordinal), paged.Order(StringComparer.Ordinal));
+        Assert.Equal(paged.Count, paged.Distinct().Count());
+
+        var (tableExit, table, _) = Run("get", "--data", _data.Path, "tr-" + traceHex, "--page-size", "1");
+        Assert.Equal(0, tableExit);
+        Assert.Contains("next_page_token ", table, StringComparison.Ordinal);
+        Assert.Equal(StoreCommands.InvalidArguments, Run("get", "--data", _data.Path, "tr-" + traceHex, "--page-size", "2", "--page-token", "garbage").Exit);
+        Assert.Equal(StoreCommands.InvalidArguments, Run("get", "--data", _data.Path, "tr-" + traceHex, "--page-token", "AQ").Exit);
+    }
+
+    private static List<string> SpanIds(JsonElement body) =>
+        [.. body.GetProperty("trace").GetProperty("spans").EnumerateArray().Select(s => s.GetProperty("span_id").GetString()!)];
 
     private JsonElement Stats()
     {

@@ -230,6 +230,74 @@ public sealed class SpanAssembler
         return false;
     }
 
+    /// <summary>
+    /// The parts of trace <paramref name="traceId"/> held now, in any experiment, oldest first: filled parts waiting
+    /// for the sealer, then the open buffer. Taken under the trace's shard lock, so a part moving from open to filled
+    /// is seen once. Open buffers are returned as references: read them through <see cref="Stable"/>. Looks through
+    /// one shard's traces (1/16 of the open ones), since a trace id alone does not make a key.
+    /// </summary>
+    public List<TraceBuffer> Parts(TraceId traceId)
+    {
+        var parts = new List<TraceBuffer>();
+        var shard = _shards[(int)(traceId.Low % ShardCount)];
+        lock (shard.Gate)
+        {
+            CollectParts(shard, key => key.TraceId == traceId, parts);
+        }
+
+        return parts;
+    }
+
+    /// <summary>The parts of every trace held now whose key passes <paramref name="include"/> (all when null), each
+    /// shard read under its lock; per trace, filled parts first, then the open buffer. Open buffers are returned as
+    /// references: read them through <see cref="Stable"/>.</summary>
+    public List<TraceBuffer> Parts(Func<TraceKey, bool>? include = null)
+    {
+        var parts = new List<TraceBuffer>();
+        foreach (var shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                CollectParts(shard, include, parts);
+            }
+        }
+
+        return parts;
+    }
+
+    /// <summary>
+    /// A buffer that will not change while the caller reads it: <paramref name="part"/> itself when it is no longer
+    /// open (a filled or taken part never changes again), else a <see cref="TraceBuffer.Clone"/> taken under its shard's
+    /// lock (a copy of the arena and record lists: the lock is held about as long as a memcpy of the trace).
+    /// </summary>
+    public TraceBuffer Stable(TraceBuffer part)
+    {
+        var shard = ShardOf(part.Key);
+        lock (shard.Gate)
+        {
+            return shard.Open.TryGetValue(part.Key, out var open) && ReferenceEquals(open, part) ? part.Clone() : part;
+        }
+    }
+
+    private static void CollectParts(Shard shard, Func<TraceKey, bool>? include, List<TraceBuffer> parts)
+    {
+        foreach (var part in shard.Due)
+        {
+            if (include is null || include(part.Buffer.Key))
+            {
+                parts.Add(part.Buffer);
+            }
+        }
+
+        foreach (var (key, buffer) in shard.Open)
+        {
+            if (include is null || include(key))
+            {
+                parts.Add(buffer);
+            }
+        }
+    }
+
     private Shard ShardOf(TraceKey key) => _shards[(int)(key.TraceId.Low % ShardCount)];
 
     private sealed class Shard

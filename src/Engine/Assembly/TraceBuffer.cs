@@ -5,28 +5,54 @@ namespace TraceStore.Engine.Assembly;
 
 /// <summary>
 /// Every span of one trace received so far, deduplicated by span id, in one UTF-8 arena and three record lists: one
-/// allocation per trace and per growth, none per span or string. Not thread-safe: the assembler owns it.
+/// allocation per trace and per growth, none per span or string. Not thread-safe: the assembler owns it and changes it
+/// only under its shard's lock while the buffer is open; once it leaves the open set (a filled part, or taken by the
+/// sealer) its spans never change again, so readers may then share it without a lock.
 /// </summary>
 public sealed class TraceBuffer
 {
-    private readonly Dictionary<SpanId, int> _spanIndex = [];
+    private readonly Dictionary<SpanId, int> _spanIndex;
 
     public TraceBuffer(TraceKey key, long nowTicks)
     {
         Key = key;
         FirstSeenTicks = nowTicks;
         LastSpanTicks = nowTicks;
+        Arena = new(256);
+        Spans = new(4);
+        Attributes = new(8);
+        Events = new(4);
+        _spanIndex = [];
+    }
+
+    private TraceBuffer(TraceBuffer source)
+    {
+        Key = source.Key;
+        FirstSeenTicks = source.FirstSeenTicks;
+        LastSpanTicks = source.LastSpanTicks;
+        LowestWalSequence = source.LowestWalSequence;
+        DuplicateSpans = source.DuplicateSpans;
+        RootIndex = source.RootIndex;
+        Arena = new(source.Arena.Length);
+        Arena.Append(source.Arena[new ArenaSlice(0, source.Arena.Length)]);
+        Spans = new(source.Spans.Count);
+        Spans.AddRange(source.Spans.AsSpan());
+        Attributes = new(source.Attributes.Count);
+        Attributes.AddRange(source.Attributes.AsSpan());
+        Events = new(source.Events.Count);
+        Events.AddRange(source.Events.AsSpan());
+        _spanIndex = new(source._spanIndex);
     }
 
     public TraceKey Key { get; }
 
-    public ByteArena Arena { get; } = new(256);
+    public ByteArena Arena { get; }
 
-    public RecordList<StoredSpan> Spans { get; } = new(4);
+    public RecordList<StoredSpan> Spans { get; }
 
-    public RecordList<StoredKeyValue> Attributes { get; } = new(8);
+    public RecordList<StoredKeyValue> Attributes { get; }
 
-    public RecordList<StoredEvent> Events { get; } = new(4);
+    public RecordList<StoredEvent> Events { get; }
 
     /// <summary>When the first span arrived, and when the last new one did (<see cref="System.Diagnostics.Stopwatch"/> ticks).</summary>
     public long FirstSeenTicks { get; }
@@ -65,6 +91,13 @@ public sealed class TraceBuffer
 
     /// <summary>Where the span with <paramref name="spanId"/> is in <see cref="Spans"/>, if it has arrived.</summary>
     public bool TryGetSpanIndex(SpanId spanId, out int index) => _spanIndex.TryGetValue(spanId, out index);
+
+    /// <summary>
+    /// A copy of everything held now: the arena and the record lists copied whole (slices keep their offsets), so a
+    /// reader can copy an open buffer briefly under the assembler's lock and work on the copy outside it. The copy is
+    /// not counted in the memory budget (<see cref="AccountedBytes"/> is 0): it lives as long as one read.
+    /// </summary>
+    public TraceBuffer Clone() => new(this);
 
     /// <summary>Appends a copy of span <paramref name="index"/> of <paramref name="source"/> (with its attributes and
     /// events) unless a span with its id is here already; false then.</summary>

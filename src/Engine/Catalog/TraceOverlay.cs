@@ -65,6 +65,17 @@ public sealed class TraceOverlay
         }
     }
 
+    /// <summary>Every tag change of every trace (trace id, key, new value or null where deleted): what a query session
+    /// copies next to the segments it reads, ordered by trace id and key.</summary>
+    public IReadOnlyList<(string TraceId, string Key, string? Value)> AllTagChanges()
+    {
+        lock (_gate)
+        {
+            using var result = _connection.Query("SELECT trace_id, key, value, deleted FROM tag_overlay ORDER BY trace_id, key");
+            return [.. result.ReadAllRows().Select(r => ((string)r[0]!, (string)r[1]!, (bool)r[3]! ? null : (string?)r[2]))];
+        }
+    }
+
     /// <summary>Marks traces deleted; returns how many were not deleted before.</summary>
     public int DeleteTraces(string experimentId, IEnumerable<string> traceIds) =>
         InsertNew("INSERT INTO deleted_traces SELECT unnest($1::VARCHAR[]), $2, $3 ON CONFLICT (trace_id) DO NOTHING", traceIds, experimentId);

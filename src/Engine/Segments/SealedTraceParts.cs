@@ -55,8 +55,7 @@ internal sealed class SealedTraceParts
     /// catalog's trace index names, in seal order). Null when none of them holds a summary of it.</summary>
     public static SealedTraceParts? Load(DuckDbConnection connection, IReadOnlyList<SegmentInfo> segments, string traceId)
     {
-        TraceSummary? summary = null;
-        var summarySequence = long.MinValue;
+        var summary = SealedTraceQueries.LatestSummaries(connection, segments, [traceId]).TryGetValue(traceId, out var latest) ? latest.Summary : null;
         var spanIds = new List<ulong>();
         var parents = new List<ulong>();
         var sizes = new List<long>();
@@ -64,12 +63,6 @@ internal sealed class SealedTraceParts
         var index = new Dictionary<ulong, int>();
         foreach (var segment in segments)
         {
-            // The newest summary by seal sequence, not by segment: a merged segment keeps older summaries' sequences.
-            if (SegmentSummaryReader.Read(connection, segment, traceId) is { } part && part.SealSequence > summarySequence)
-            {
-                (summary, summarySequence) = part;
-            }
-
             var file = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.SpansFile));
             using var query = connection.Prepare(
                 "SELECT span_id, parent_span_id, input_tokens, output_tokens, total_tokens, cache_read_input_tokens, cache_creation_input_tokens, size_bytes " +

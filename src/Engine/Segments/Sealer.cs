@@ -27,6 +27,11 @@ public sealed class Sealer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly object _gate = new();
     private readonly List<SealedTrace> _pending = [];
+
+    // Held only while traces move from the assembler into _pending and the snapshot is published (never during a
+    // write), so a reader that reads the assembler and then the snapshot under it cannot fall between the two.
+    private readonly object _handoff = new();
+    private volatile SealedTrace[] _pendingSnapshot = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly SemaphoreSlim _wake = new(0, 1);
     private Task _loop = Task.CompletedTask;
@@ -75,6 +80,21 @@ public sealed class Sealer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The traces taken from the assembler and not yet committed, oldest first: an immutable snapshot (their buffers
+    /// never change once taken), published when traces are taken and again after each commit removes some. Waits
+    /// only for a hand-off in progress (traces leaving the assembler), never for a segment write. A reader that reads
+    /// the assembler, then this, then the catalog misses no trace: a trace leaves the assembler and enters the
+    /// snapshot within one hand-off, and leaves the snapshot only after its segment is committed (docs/reads.md).
+    /// </summary>
+    public IReadOnlyList<SealedTrace> PendingSnapshot()
+    {
+        lock (_handoff)
+        {
+            return _pendingSnapshot;
+        }
+    }
+
     /// <summary>Lowest WAL sequence a trace taken from the assembler but not yet committed holds (long.MaxValue: none).</summary>
     public long LowestPendingWalSequence()
     {
@@ -93,13 +113,21 @@ public sealed class Sealer : IAsyncDisposable
     {
         lock (_gate)
         {
-            Collect(everything ? _assembler.TakeAll() : _assembler.TakeDue());
+            // Each take is one hand-off: out of the assembler and into the pending snapshot under _handoff.
+            lock (_handoff)
+            {
+                Collect(everything ? _assembler.TakeAll() : _assembler.TakeDue());
+            }
+
             var pressure = _budget.IsAboveHighWatermark;
             if (pressure)
             {
                 var target = (long)(_budget.LimitBytes * _options.PressureTargetFraction);
                 // At least the oldest trace goes, even when the target is above the watermark.
-                Collect(_assembler.TakeOldest(Math.Max(1, _budget.UsedBytes - target)));
+                lock (_handoff)
+                {
+                    Collect(_assembler.TakeOldest(Math.Max(1, _budget.UsedBytes - target)));
+                }
             }
 
             var waited = _pending.Count == 0 ? TimeSpan.Zero : _time.GetElapsedTime(_oldestPendingTicks);
@@ -263,6 +291,8 @@ public sealed class Sealer : IAsyncDisposable
         return _loader;
     }
 
+    /// <summary>Adds traces just taken from the assembler to the pending ones and publishes the snapshot; called under
+    /// <c>_handoff</c> together with the take (see <see cref="PendingSnapshot"/>).</summary>
     private void Collect(List<SealedTrace> traces)
     {
         foreach (var trace in traces)
@@ -274,6 +304,11 @@ public sealed class Sealer : IAsyncDisposable
         if (traces.Count > 0 && _oldestPendingTicks == long.MaxValue)
         {
             _oldestPendingTicks = _time.GetTimestamp();
+        }
+
+        if (traces.Count > 0)
+        {
+            _pendingSnapshot = [.. _pending];
         }
     }
 
@@ -399,6 +434,9 @@ public sealed class Sealer : IAsyncDisposable
     {
         var traces = _pending.GetRange(0, count);
         _pending.RemoveRange(0, count);
+
+        // After the commit: a reader that no longer finds these traces here finds them in the catalog.
+        _pendingSnapshot = [.. _pending];
         foreach (var trace in traces)
         {
             _pendingSpans -= trace.Buffer.Spans.Count;

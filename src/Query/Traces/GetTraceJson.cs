@@ -21,21 +21,40 @@ public static class GetTraceJson
 
     public static string ToJson(StoredTrace trace)
     {
+        ArgumentNullException.ThrowIfNull(trace);
+        return ToJson(trace.Summary, trace.Spans, nextPageToken: null);
+    }
+
+    /// <summary>A page of spans: the GetTrace body with this page's spans, plus <c>next_page_token</c> at the top level
+    /// when another page follows (omitted on the last page, as proto JSON omits an empty string).</summary>
+    public static string ToJson(TracePage page)
+    {
+        ArgumentNullException.ThrowIfNull(page);
+        return ToJson(page.Summary, page.Spans, page.NextPageToken);
+    }
+
+    private static string ToJson(TraceSummary summary, IReadOnlyList<SpanRow> spans, string? nextPageToken)
+    {
         var output = new ArrayBufferWriter<byte>(4096);
         using (var writer = new Utf8JsonWriter(output, Options))
         {
             writer.WriteStartObject();
             writer.WriteStartObject("trace");
             writer.WritePropertyName("trace_info");
-            TraceInfoJson.Write(writer, trace.Summary);
+            TraceInfoJson.Write(writer, summary);
             writer.WriteStartArray("spans");
-            foreach (var span in trace.Spans)
+            foreach (var span in spans)
             {
                 WriteSpan(writer, span);
             }
 
             writer.WriteEndArray();
             writer.WriteEndObject();
+            if (!string.IsNullOrEmpty(nextPageToken))
+            {
+                writer.WriteString("next_page_token", nextPageToken);
+            }
+
             writer.WriteEndObject();
         }
 

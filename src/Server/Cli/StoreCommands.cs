@@ -9,12 +9,13 @@ namespace TraceStore.Server.Cli;
 /// <summary>
 /// Offline commands on a store folder (none of them may run while a daemon has the folder open: the folder's lock
 /// refuses them with exit 4): <c>seal</c> seals every open trace now, <c>stats</c> counts what the store holds,
-/// <c>get</c> prints one sealed trace, <c>compact</c> runs a compaction pass. Each opens the store, which recovers and
-/// replays its WAL first.
+/// <c>get</c> prints one trace (sealed or still open; whole, or a page of spans at a time), <c>compact</c> runs a
+/// compaction pass. Each opens the store, which recovers and replays its WAL first.
 /// </summary>
 internal static class StoreCommands
 {
     public const int NotFound = 1;
+    public const int InvalidArguments = 2;
     public const int Corrupt = 3;
     public const int InUse = 4;
 
@@ -81,32 +82,61 @@ internal static class StoreCommands
         var data = DataOption();
         var format = FormatOption();
         var traceId = new Argument<string>("TRACE_ID") { Description = "MLflow trace id: tr- and 32 hex digits." };
-        var command = new Command("get", "Print one sealed trace: its summary and spans (--format json: MLflow's GetTrace response body).") { data, traceId, format };
+        var pageSize = new Option<int?>("--page-size") { Description = $"Print one page of at most N spans (1-{TraceReader.MaxPageSize}), ordered by start time, and the token of the next page; for traces too large to print whole." };
+        var pageToken = new Option<string?>("--page-token") { Description = "Continue after the page that printed this next_page_token (with --page-size)." };
+        var command = new Command("get", "Print one trace, sealed or still open: its summary and spans (--format json: MLflow's GetTrace response body, plus next_page_token when paged).") { data, traceId, format, pageSize, pageToken };
         command.SetAction(result => WithStore(result, data, store =>
         {
-            using var reader = new TraceReader(store.Catalog);
+            using var reader = TraceReader.Open(store);
             var id = result.GetValue(traceId)!;
-            if (reader.Get(id) is not { } trace)
+            var size = result.GetValue(pageSize);
+            var token = result.GetValue(pageToken);
+            var error = result.InvocationConfiguration.Error;
+            if (size is null && token is not null)
             {
-                result.InvocationConfiguration.Error.WriteLine($"get: trace {id} is not in a sealed segment{(store.GetStats().OpenTraces > 0 ? " (the store has open traces: `tracestore seal` seals them)" : "")}.");
+                error.WriteLine("get: --page-token needs --page-size.");
+                return InvalidArguments;
+            }
+
+            TracePage? found;
+            try
+            {
+                found = size is { } n
+                    ? reader.GetPage(id, n, token)
+                    : reader.Get(id) is { } trace ? new TracePage(trace.Summary, trace.Spans, NextPageToken: null) : null;
+            }
+            catch (TraceStoreQueryException e)
+            {
+                error.WriteLine($"get: {e.Message}");
+                return InvalidArguments;
+            }
+
+            if (found is null)
+            {
+                error.WriteLine($"get: trace {id} is not in the store.");
                 return NotFound;
             }
 
             var output = result.InvocationConfiguration.Output;
             if (result.GetValue(format) == "json")
             {
-                output.WriteLine(GetTraceJson.ToJson(trace));
+                output.WriteLine(GetTraceJson.ToJson(found));
                 return 0;
             }
 
-            var summary = trace.Summary;
+            var (summary, spans, next) = found;
             output.WriteLine($"trace       {summary.TraceId} (experiment {summary.ExperimentId})");
             output.WriteLine($"name        {summary.TraceName}");
             output.WriteLine($"state       {summary.State}, {summary.ExecutionDurationMs?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"} ms, {summary.SpanCount} spans");
             output.WriteLine($"tokens      {summary.TokenUsage?.InputTokens ?? 0} in / {summary.TokenUsage?.OutputTokens ?? 0} out / {summary.TokenUsage?.TotalTokens ?? 0} total");
-            foreach (var span in trace.Spans)
+            foreach (var span in spans)
             {
                 output.WriteLine($"  {span.SpanId} {(span.ParentSpanId is null ? "root" : "<- " + span.ParentSpanId)} {span.Name} [{span.Status}]");
+            }
+
+            if (size is not null)
+            {
+                output.WriteLine(next is null ? "last page" : $"next_page_token {next}");
             }
 
             return 0;

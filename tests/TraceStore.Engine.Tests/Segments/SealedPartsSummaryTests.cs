@@ -98,7 +98,7 @@ public sealed class SealedPartsSummaryTests
         var holding = catalog.SegmentsHolding(TraceId);
         using var database = DuckDbDatabase.OpenInMemory();
         using var connection = database.Connect();
-        var summary = SegmentSummaryReader.Read(connection, holding[^1], TraceId)!.Value.Summary;
+        var summary = SealedTraceQueries.LatestSummaries(connection, holding, [TraceId])[TraceId].Summary;
         var files = string.Join(", ", holding.Select(s => DuckDbSql.Literal(Path.Combine(s.Folder, SegmentFormat.SpansFile))));
         using var counts = connection.Query($"SELECT count(*), count(DISTINCT span_id) FROM read_parquet([{files}])");
         var row = counts.ReadAllRows()[0];

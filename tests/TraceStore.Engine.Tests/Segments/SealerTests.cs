@@ -161,7 +161,7 @@ public sealed class SealerTests : IDisposable
             Assert.Equal([9_000L, 9_000L], counts.ReadAllRows()[0]);
         }
 
-        Assert.Equal(9_000, SegmentSummaryReader.Read(connection, holding[^1], traceId)!.Value.Summary.SpanCount);
+        Assert.Equal(9_000, SealedTraceQueries.LatestSummaries(connection, holding, [traceId])[traceId].Summary.SpanCount);
         Assert.Equal(0, _budget.UsedBytes);
         catalog.Dispose();
         writer.Dispose();
