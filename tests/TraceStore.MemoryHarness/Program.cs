@@ -29,6 +29,7 @@ var options = new TraceStoreOptions
     DataDirectory = folder,
     MemoryBudgetBytes = budget,
     Decoder = OtlpDecoderOptions.Default with { MaxMessageBytes = budget / 4 },
+    Compaction = new TraceStore.Engine.Compaction.CompactionOptions { RunInBackground = Environment.GetEnvironmentVariable("MEMORY_HARNESS_COMPACTION") != "0" },
 };
 
 if (mode == "bigtrace")

@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using TraceStore.DuckDb;
+using TraceStore.Engine.Assembly;
 using TraceStore.Engine.Traces;
 using TraceStore.Protocol.GenAi;
 
@@ -18,19 +19,26 @@ namespace TraceStore.Engine.Segments;
 internal sealed class SealedTraceParts
 {
     private readonly Dictionary<ulong, int> _index;
+    private readonly List<ulong> _spanIds;
+    private readonly List<ulong> _parents;
+    private readonly List<long> _sizes;
+    private readonly Dictionary<int, TokenUsage> _usage;
 
     private SealedTraceParts(TraceSummary summary, List<ulong> spanIds, List<ulong> parents, List<long> sizes, Dictionary<int, TokenUsage> usage, Dictionary<ulong, int> index)
     {
         Summary = summary;
-        SpanIds = spanIds;
-        Parents = parents;
-        Sizes = sizes;
-        Usage = usage;
+        SpanIds = _spanIds = spanIds;
+        Parents = _parents = parents;
+        Sizes = _sizes = sizes;
+        Usage = _usage = usage;
         _index = index;
     }
 
     /// <summary>The summary sealed last (highest seal sequence).</summary>
-    public TraceSummary Summary { get; }
+    public TraceSummary Summary { get; private set; }
+
+    /// <summary>The seal sequence of the segment this describes the trace up to (0 when read back: unknown).</summary>
+    public long CoversThroughSequence { get; private set; }
 
     /// <summary>Each stored span once (the first copy read), as 64-bit span ids; <see cref="Parents"/> (0: none),
     /// <see cref="Sizes"/> (<see cref="SpanSize"/>) and <see cref="Usage"/> (by position) describe the same spans.</summary>
@@ -51,16 +59,45 @@ internal sealed class SealedTraceParts
     /// <summary>Where span <paramref name="spanId"/> is in <see cref="SpanIds"/>, if it is stored.</summary>
     public bool TryGetIndex(ulong spanId, out int index) => _index.TryGetValue(spanId, out index);
 
+    /// <summary>What the parts are once <paramref name="added"/> (spans not among them) is sealed with
+    /// <paramref name="summary"/> in segment <paramref name="sealSequence"/>: kept by the sealer for the next part of
+    /// a large trace, so it is not read back again (<paramref name="earlier"/> null: the trace's first part).</summary>
+    public static SealedTraceParts Extend(SealedTraceParts? earlier, TraceBuffer added, TraceSummary summary, long sealSequence)
+    {
+        var parts = earlier ?? new SealedTraceParts(summary, [], [], [], [], []);
+        foreach (ref readonly var span in added.Spans.AsSpan())
+        {
+            if (!parts._index.TryAdd(span.SpanId.Value, parts._spanIds.Count))
+            {
+                continue;
+            }
+
+            if (span.Usage is { } usage)
+            {
+                parts._usage[parts._spanIds.Count] = usage;
+            }
+
+            parts._spanIds.Add(span.SpanId.Value);
+            parts._parents.Add(span.ParentSpanId.Value);
+            parts._sizes.Add(SpanSize.Of(added, span));
+        }
+
+        parts.Summary = summary;
+        parts.CoversThroughSequence = sealSequence;
+        return parts;
+    }
+
     /// <summary>Reads the parts of <paramref name="traceId"/> stored in <paramref name="segments"/> (the segments the
     /// catalog's trace index names, in seal order). Null when none of them holds a summary of it.</summary>
     public static SealedTraceParts? Load(DuckDbConnection connection, IReadOnlyList<SegmentInfo> segments, string traceId)
     {
         var summary = SealedTraceQueries.LatestSummaries(connection, segments, [traceId]).TryGetValue(traceId, out var latest) ? latest.Summary : null;
-        var spanIds = new List<ulong>();
-        var parents = new List<ulong>();
-        var sizes = new List<long>();
+        var capacity = summary?.SpanCount ?? 0;
+        var spanIds = new List<ulong>(capacity);
+        var parents = new List<ulong>(capacity);
+        var sizes = new List<long>(capacity);
         var usage = new Dictionary<int, TokenUsage>();
-        var index = new Dictionary<ulong, int>();
+        var index = new Dictionary<ulong, int>(capacity);
         foreach (var segment in segments)
         {
             var file = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.SpansFile));

@@ -26,6 +26,10 @@ public sealed class Sealer : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly object _gate = new();
+    private readonly Dictionary<TraceKey, SealedTraceParts> _largeTraces = [];
+    private readonly Dictionary<TraceKey, long> _largeTraceUpdated = [];
+    private long _largeTracesBytes;
+    private HashSet<TraceKey> _moreExpected = [];
     private readonly List<SealedTrace> _pending = [];
 
     // Held only while traces move from the assembler into _pending and the snapshot is published (never during a
@@ -179,7 +183,7 @@ public sealed class Sealer : IAsyncDisposable
     /// sealed now supersedes the earlier ones. A trace whose spans are all stored already (a retry of a sealed
     /// request) has nothing to write and is left out. Merged copies are transient and not counted in the budget.
     /// </summary>
-    private (List<TraceBuffer> Buffers, List<TraceSummary> Summaries) WithEarlierParts(IReadOnlyList<TraceBuffer> pending)
+    private (List<TraceBuffer> Buffers, List<TraceSummary> Summaries, List<SealedTraceParts?> Earlier) WithEarlierParts(IReadOnlyList<TraceBuffer> pending)
     {
         Span<byte> id = stackalloc byte[35];
         var ids = new List<string>(pending.Count);
@@ -219,20 +223,32 @@ public sealed class Sealer : IAsyncDisposable
         var sealedParts = _catalog.SegmentsHoldingEach(ids);
         var buffers = new List<TraceBuffer>(traces.Count);
         var summaries = new List<TraceSummary>(traces.Count);
+        var earliers = new List<SealedTraceParts?>(traces.Count);
         for (var i = 0; i < traces.Count; i++)
         {
             var buffer = traces[i];
-            var earlier = sealedParts.TryGetValue(ids[i], out var segments)
-                ? SealedTraceParts.Load(Loader(), segments, ids[i])
-                : null;
+            if (!sealedParts.TryGetValue(ids[i], out var segments))
+            {
+                buffers.Add(buffer);
+                summaries.Add(TraceSummaryBuilder.Build(buffer));
+                earliers.Add(null);
+                continue;
+            }
+
+            // A large trace's parts as the sealer left them after its last part, if nothing was sealed or compacted
+            // for it since; else read back.
+            var latest = segments.Max(s => s.SealSequence);
+            var cached = _largeTraces.TryGetValue(buffer.Key, out var kept) && kept.CoversThroughSequence == latest ? kept : null;
+            var earlier = cached ?? SealedTraceParts.Load(Loader(), segments, ids[i]);
             if (earlier is null)
             {
                 buffers.Add(buffer);
                 summaries.Add(TraceSummaryBuilder.Build(buffer));
+                earliers.Add(null);
                 continue;
             }
 
-            var held = earlier.FootprintBytes;
+            var held = cached is null ? earlier.FootprintBytes : 0;
             _budget.ForceReserve(held);
             try
             {
@@ -241,6 +257,7 @@ public sealed class Sealer : IAsyncDisposable
                 {
                     buffers.Add(fresh);
                     summaries.Add(TraceSummaryMerger.Merge(earlier, fresh));
+                    earliers.Add(earlier);
                 }
             }
             finally
@@ -249,7 +266,58 @@ public sealed class Sealer : IAsyncDisposable
             }
         }
 
-        return (buffers, summaries);
+        return (buffers, summaries, earliers);
+    }
+
+    /// <summary>
+    /// After segment <paramref name="sealSequence"/> committed: keeps what the sealed parts of each trace that expects
+    /// more parts now are (<see cref="SealedTraceParts.Extend"/>; a part that filled up, or a slice with more to
+    /// come), counted in the budget, so its next part does not read every earlier span back: a million-span trace
+    /// comes in a hundred parts. A trace sealed for any other reason (complete, too old, flushed) is dropped. The kept
+    /// total stays under half the budget; past it, the traces updated longest ago are dropped (their next part reads
+    /// back). A trace whose segments changed otherwise (compaction) no longer matches and is read back.
+    /// </summary>
+    private void KeepLargeTraces(List<TraceBuffer> buffers, List<TraceSummary> summaries, List<SealedTraceParts?> earliers, long sealSequence)
+    {
+        for (var i = 0; i < buffers.Count; i++)
+        {
+            var key = buffers[i].Key;
+            if (!_moreExpected.Contains(key))
+            {
+                Forget(key);
+                continue;
+            }
+
+            var before = _largeTraces.TryGetValue(key, out var old) ? old.FootprintBytes : 0;
+            var parts = SealedTraceParts.Extend(earliers[i], buffers[i], summaries[i], sealSequence);
+            _largeTraces[key] = parts;
+            _largeTraceUpdated[key] = sealSequence;
+            var grown = parts.FootprintBytes - before;
+            _largeTracesBytes += grown;
+            if (grown > 0)
+            {
+                _budget.ForceReserve(grown);
+            }
+            else
+            {
+                _budget.Release(-grown);
+            }
+        }
+
+        while (_largeTracesBytes > _budget.LimitBytes / 2 && _largeTraces.Count > 0)
+        {
+            Forget(_largeTraceUpdated.MinBy(e => e.Value).Key);
+        }
+    }
+
+    private void Forget(TraceKey key)
+    {
+        if (_largeTraces.Remove(key, out var parts))
+        {
+            _largeTraceUpdated.Remove(key);
+            _largeTracesBytes -= parts.FootprintBytes;
+            _budget.Release(parts.FootprintBytes);
+        }
     }
 
     /// <summary><paramref name="buffer"/> itself when none of its spans is stored already, else a copy of the ones
@@ -331,6 +399,7 @@ public sealed class Sealer : IAsyncDisposable
                 count++;
             }
 
+            _moreExpected = [.. _pending.Take(count).Where(t => t.Reason == SealReason.PartFull).Select(t => t.Buffer.Key)];
             var outcome = TryWrite([.. _pending.Take(count).Select(t => t.Buffer)]);
             if (outcome == WriteOutcome.OutOfMemory && count > 1)
             {
@@ -340,7 +409,7 @@ public sealed class Sealer : IAsyncDisposable
 
             if (outcome == WriteOutcome.OutOfMemory)
             {
-                outcome = WriteInSlices(_pending[0].Buffer);
+                outcome = WriteInSlices(_pending[0]);
             }
 
             if (outcome != WriteOutcome.Written)
@@ -361,8 +430,9 @@ public sealed class Sealer : IAsyncDisposable
     /// whole. If a slice still fails, the slices written stay committed and the trace stays pending: the next round
     /// writes only its spans not stored yet.
     /// </summary>
-    private WriteOutcome WriteInSlices(TraceBuffer buffer)
+    private WriteOutcome WriteInSlices(SealedTrace trace)
     {
+        var buffer = trace.Buffer;
         var slice = Math.Max(1, buffer.Spans.Count / 2);
         for (var at = 0; at < buffer.Spans.Count;)
         {
@@ -373,6 +443,8 @@ public sealed class Sealer : IAsyncDisposable
                 piece.AppendCopy(buffer, span, now);
             }
 
+            // Every slice but the last is followed by another part of the same trace.
+            _moreExpected = at + piece.Spans.Count < buffer.Spans.Count || trace.Reason == SealReason.PartFull ? [buffer.Key] : [];
             var outcome = TryWrite([piece]);
             if (outcome == WriteOutcome.OutOfMemory && slice > 1)
             {
@@ -401,7 +473,7 @@ public sealed class Sealer : IAsyncDisposable
         var sequence = _catalog.NextSealSequence();
         try
         {
-            var (buffers, summaries) = WithEarlierParts(traces);
+            var (buffers, summaries, earliers) = WithEarlierParts(traces);
             if (buffers.Count > 0)
             {
                 var segment = _writer.Write(sequence, buffers, summaries);
@@ -409,6 +481,7 @@ public sealed class Sealer : IAsyncDisposable
                 _catalog.Commit(segment);
                 _options.CrashPoint?.Invoke(SealerCrashPoints.CatalogCommitted);
                 Interlocked.Increment(ref _segmentsWritten);
+                KeepLargeTraces(buffers, summaries, earliers, sequence);
             }
         }
         catch (DuckDbException e) when (e.ErrorType == DuckDbErrorType.OutOfMemory)

@@ -82,12 +82,12 @@ public sealed class SegmentCompactor : IDisposable
             AfterOverlaySnapshot?.Invoke();
             _connection.Execute(SegmentFormat.Copy("SELECT * FROM kept_spans", SegmentFormat.SpansOrder, Path.Combine(temporary, SegmentFormat.SpansFile), rowGroupRows: null));
             _connection.Execute(SegmentFormat.Copy(
-                "SELECT p.* EXCLUDE (f) FROM src_payloads p SEMI JOIN kept_spans_at k ON k.trace_id = p.trace_id AND k.span_id = p.span_id AND k.f = p.f",
+                "SELECT * EXCLUDE (f) FROM src_payloads QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY f) = 1",
                 "trace_id, span_id",
                 Path.Combine(temporary, SegmentFormat.PayloadsFile),
                 SegmentFormat.PayloadRowGroupRows));
             _connection.Execute(SegmentFormat.Copy(
-                "SELECT a.* EXCLUDE (f) FROM src_attrs a SEMI JOIN kept_spans_at k ON k.trace_id = a.trace_id AND k.span_id = a.span_id AND k.f = a.f",
+                "SELECT * EXCLUDE (f) FROM src_attrs QUALIFY f = min(f) OVER (PARTITION BY trace_id, span_id)",
                 SegmentFormat.AttrsOrder,
                 Path.Combine(temporary, SegmentFormat.AttrsFile),
                 rowGroupRows: null));
@@ -170,18 +170,21 @@ public sealed class SegmentCompactor : IDisposable
         var earlierFolds = withFoldedChanges.Count == 0
             ? ""
             : $"UNION ALL SELECT trace_id, key, value, deleted, change_seq FROM read_parquet({Files(withFoldedChanges, SegmentFormat.TagChangesFile)})";
+        // Each span's copy in the earliest input folder is kept by a window over (trace_id, span_id), not by a join
+        // against a table of kept keys: with a million-span trace that hash join spilled under the memory limit and
+        // DuckDB crashed the process in JoinHashTable::ProbeAndSpill (SIGSEGV, seen twice in the memory harness).
         _connection.Execute($$"""
             CREATE OR REPLACE TEMP VIEW src_spans AS
                 SELECT * EXCLUDE (filename), {{FolderOfFile}} AS f FROM read_parquet({{Files(inputs, SegmentFormat.SpansFile)}}, filename = true)
                 WHERE trace_id NOT IN (SELECT trace_id FROM deleted);
             CREATE OR REPLACE TEMP VIEW src_payloads AS
-                SELECT * EXCLUDE (filename), {{FolderOfFile}} AS f FROM read_parquet({{Files(inputs, SegmentFormat.PayloadsFile)}}, filename = true);
+                SELECT * EXCLUDE (filename), {{FolderOfFile}} AS f FROM read_parquet({{Files(inputs, SegmentFormat.PayloadsFile)}}, filename = true)
+                WHERE trace_id NOT IN (SELECT trace_id FROM deleted);
             CREATE OR REPLACE TEMP VIEW src_attrs AS
-                SELECT * EXCLUDE (filename), {{FolderOfFile}} AS f FROM read_parquet({{Files(inputs, SegmentFormat.AttrsFile)}}, filename = true);
-            CREATE OR REPLACE TEMP TABLE kept_spans_at AS
-                SELECT trace_id, span_id, min(f) AS f FROM src_spans GROUP BY trace_id, span_id;
+                SELECT * EXCLUDE (filename), {{FolderOfFile}} AS f FROM read_parquet({{Files(inputs, SegmentFormat.AttrsFile)}}, filename = true)
+                WHERE trace_id NOT IN (SELECT trace_id FROM deleted);
             CREATE OR REPLACE TEMP VIEW kept_spans AS
-                SELECT s.* EXCLUDE (f) FROM src_spans s SEMI JOIN kept_spans_at k ON k.trace_id = s.trace_id AND k.span_id = s.span_id AND k.f = s.f;
+                SELECT * EXCLUDE (f) FROM src_spans QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY f) = 1;
             CREATE OR REPLACE TEMP VIEW latest_traces AS
                 SELECT * FROM read_parquet({{Files(inputs, SegmentFormat.TracesFile)}})
                 WHERE trace_id NOT IN (SELECT trace_id FROM deleted)

@@ -98,6 +98,72 @@ public sealed class MemoryBoundTests(ITestOutputHelper output) : IDisposable
         AssertResidentGrowthWithinBudget(summary, BudgetMiB * MiB);
     }
 
+    [Fact]
+    public async Task A_trace_of_a_million_spans_is_sealed_in_parts_within_the_budget_and_read_back_a_page_at_a_time()
+    {
+        const int BudgetMiB = 64;
+        const int Children = 1_000_000;
+        var summary = RunHarness("bigtrace", _folder.Path, $"{BudgetMiB}", $"{Children}", "2000");
+
+        Assert.Equal(Children + 1, summary.GetProperty("accepted_spans").GetInt64());
+        Assert.True(summary.GetProperty("seal_problem").ValueKind == JsonValueKind.Null, summary.GetProperty("seal_problem").ToString());
+        Assert.InRange(summary.GetProperty("budget_peak_bytes").GetInt64(), 1, (BudgetMiB * MiB) + MarginBytes);
+        AssertResidentGrowthWithinBudget(summary, BudgetMiB * MiB);
+
+        // Every span once, a page of 10,000 at a time, in (start time, span id) order; the summary counts them all.
+        var traceId = summary.GetProperty("trace_id").GetString()!;
+        await using var store = TraceStore.Open(new TraceStoreOptions { DataDirectory = _folder.Path });
+        using var reader = Query.Traces.TraceReader.Open(store);
+        long spans = 0, pages = 0;
+        (long Start, string Id) last = (long.MinValue, "");
+        string? token = null;
+        do
+        {
+            var page = reader.GetPage(traceId, 10_000, token)!;
+            Assert.Equal(Children + 1, page.Summary.SpanCount);
+            foreach (var span in page.Spans)
+            {
+                Assert.True(span.StartTimeNs > last.Start || (span.StartTimeNs == last.Start && string.CompareOrdinal(span.SpanId, last.Id) > 0), "pages out of order or a span twice");
+                last = (span.StartTimeNs, span.SpanId);
+            }
+
+            spans += page.Spans.Count;
+            pages++;
+            token = page.NextPageToken;
+        }
+        while (token is not null);
+
+        output.WriteLine($"read back {spans} spans in {pages} pages");
+        Assert.Equal(Children + 1, spans);
+    }
+
+    [Fact]
+    public async Task A_stream_of_250_KB_spans_stays_within_the_budget_and_every_span_is_stored()
+    {
+        const int BudgetMiB = 32;
+        const int Spans = 400;
+        var summary = RunHarness("largespans", _folder.Path, $"{BudgetMiB}", $"{Spans}", "250000", "4");
+
+        Assert.Equal(Spans, summary.GetProperty("accepted_spans").GetInt64());
+        Assert.True(summary.GetProperty("request_bytes").GetInt64() > 250_000);
+        Assert.True(summary.GetProperty("seal_problem").ValueKind == JsonValueKind.Null, summary.GetProperty("seal_problem").ToString());
+        Assert.InRange(summary.GetProperty("budget_peak_bytes").GetInt64(), 1, (BudgetMiB * MiB) + MarginBytes);
+        AssertResidentGrowthWithinBudget(summary, BudgetMiB * MiB);
+
+        await using (var store = TraceStore.Open(new TraceStoreOptions { DataDirectory = _folder.Path }))
+        {
+            Assert.Equal(Spans, store.GetStats().SealedSpans);
+        }
+
+        using var database = DuckDbDatabase.OpenInMemory();
+        using var connection = database.Connect();
+        var payloads = DuckDbSql.Literal(Path.Combine(_folder.Path, "segments", "*", "spans.parquet"));
+        using var result = connection.Query($"SELECT count(DISTINCT (trace_id, span_id)), min(size_bytes) FROM read_parquet({payloads})");
+        var row = result.ReadAllRows()[0];
+        Assert.Equal((long)Spans, Convert.ToInt64(row[0], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(Convert.ToInt64(row[1], System.Globalization.CultureInfo.InvariantCulture) >= 250_000, "a stored span lost its large value");
+    }
+
     private void AssertResidentGrowthWithinBudget(JsonElement summary, long budget)
     {
         var growth = summary.GetProperty("peak_rss_bytes").GetInt64() - summary.GetProperty("baseline_rss_bytes").GetInt64();
