@@ -34,7 +34,13 @@ var options = new TraceStoreOptions
 
 if (mode == "bigtrace")
 {
+    using var sampled = Environment.GetEnvironmentVariable("MEMORY_HARNESS_ALLOCATIONS") == "1" ? new AllocationSampler() : null;
     Print(await StreamRuns.BigTraceAsync(options, spans: int.Parse(args[3], CultureInfo.InvariantCulture), spansPerRequest: int.Parse(args[4], CultureInfo.InvariantCulture)));
+    foreach (var (type, bytes) in sampled?.Top(15) ?? [])
+    {
+        Console.Error.WriteLine($"{bytes / 1e6,10:F1} MB  {type}");
+    }
+
     return 0;
 }
 
