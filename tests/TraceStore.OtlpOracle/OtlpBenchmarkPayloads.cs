@@ -10,7 +10,9 @@ namespace TraceStore.OtlpOracle;
 /// <summary>
 /// Deterministic export requests for decoder benchmarks: "small" spans of about 400 bytes (HTTP-style attributes)
 /// and "genai" spans of about 4 KB (an LLM call with JSON inputs and outputs, token counts, model). Both are about
-/// 1 MB per request, the size of a busy BatchSpanProcessor export.
+/// 1 MB per request, the size of a busy BatchSpanProcessor export. By default every span has its own random trace id
+/// (what the decoder benchmarks measure); with <c>spansPerTrace</c> above 1 the spans come in traces of that many: the
+/// first of each trace is its root and the parent of the others (what the sealing benchmarks need: traces that complete).
 /// </summary>
 public static class OtlpBenchmarkPayloads
 {
@@ -20,27 +22,46 @@ public static class OtlpBenchmarkPayloads
     private static readonly string[] Words =
         ["the", "order", "refund", "policy", "shipping", "invoice", "customer", "asked", "about", "delivery", "damaged", "items", "ünïcödé", "€", "日本"];
 
-    public static ExportTraceServiceRequest Create(string kind, int seed = 1) => kind switch
+    public static ExportTraceServiceRequest Create(string kind, int seed = 1, int spansPerTrace = 1) => kind switch
     {
-        Small => Build(2600, seed, SmallSpan),
-        GenAi => Build(250, seed, GenAiSpan),
+        Small => Build(2600, seed, spansPerTrace, SmallSpan),
+        GenAi => Build(250, seed, spansPerTrace, GenAiSpan),
         _ => throw new ArgumentException($"Unknown payload kind {kind}; use {Small} or {GenAi}.", nameof(kind)),
     };
 
     /// <summary>OTLP/JSON of the request, ids as hex.</summary>
     public static string Json(ExportTraceServiceRequest request) => OtlpJson.Format(request);
 
-    private static ExportTraceServiceRequest Build(int spanCount, int seed, Func<Random, int, Span> span)
+    private static ExportTraceServiceRequest Build(int spanCount, int seed, int spansPerTrace, Func<Random, int, Span> span)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(spansPerTrace, 1);
         var random = new Random(seed);
         var resource = new Resource();
         resource.Attributes.Add(Attribute("service.name", "support-rag-agent"));
         resource.Attributes.Add(Attribute("telemetry.sdk.language", "python"));
         resource.Attributes.Add(Attribute("telemetry.sdk.version", "1.20.1"));
         var scope = new ScopeSpans { Scope = new InstrumentationScope { Name = "openinference.instrumentation.openai", Version = "0.1.2" } };
+        Span? root = null;
         for (var i = 0; i < spanCount; i++)
         {
-            scope.Spans.Add(span(random, i));
+            // Every span draws its own ids either way, so the default (one span per trace) stays byte for byte what the
+            // decoder benchmarks have always measured.
+            var next = span(random, i);
+            if (spansPerTrace > 1)
+            {
+                if (i % spansPerTrace == 0)
+                {
+                    root = next;
+                    next.ParentSpanId = ByteString.Empty;
+                }
+                else
+                {
+                    next.TraceId = root!.TraceId;
+                    next.ParentSpanId = root.SpanId;
+                }
+            }
+
+            scope.Spans.Add(next);
         }
 
         var resourceSpans = new ResourceSpans { Resource = resource };

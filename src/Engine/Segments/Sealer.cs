@@ -147,12 +147,10 @@ public sealed class Sealer : IAsyncDisposable
     /// </summary>
     private List<TraceBuffer> WithEarlierParts(List<SealedTrace> pending)
     {
-        Span<byte> id = stackalloc byte[35];
         var ids = new List<string>(pending.Count);
         foreach (var trace in pending)
         {
-            SpanRowWriter.FormatTraceId(trace.Buffer.Key.TraceId, id);
-            ids.Add(System.Text.Encoding.ASCII.GetString(id));
+            ids.Add(SegmentIds.TraceIdText(trace.Buffer.Key.TraceId));
         }
 
         var parts = _catalog.SealedParts(ids);

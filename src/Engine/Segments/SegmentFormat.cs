@@ -42,33 +42,6 @@ public static class SegmentFormat
             && long.TryParse(name.AsSpan(4), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out sealSequence);
     }
 
-    /// <summary>Staging tables, filled by the appender for one seal and copied out sorted.</summary>
-    internal const string StagingDdl = """
-        CREATE TABLE spans (
-            experiment_id VARCHAR NOT NULL, trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, parent_span_id VARCHAR,
-            name VARCHAR NOT NULL, span_type VARCHAR NOT NULL, kind TINYINT NOT NULL,
-            start_time_ns BIGINT NOT NULL, end_time_ns BIGINT, status VARCHAR NOT NULL, status_message VARCHAR,
-            model VARCHAR, provider VARCHAR, input_tokens BIGINT, output_tokens BIGINT, total_tokens BIGINT,
-            service_name VARCHAR, attributes MAP(VARCHAR, VARCHAR),
-            events STRUCT(name VARCHAR, time_ns BIGINT, attributes VARCHAR)[],
-            cache_read_input_tokens BIGINT, cache_creation_input_tokens BIGINT, session_id VARCHAR, user_id VARCHAR);
-        CREATE TABLE payloads (
-            trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL, start_time_ns BIGINT NOT NULL,
-            inputs_key VARCHAR, inputs VARCHAR, outputs_key VARCHAR, outputs VARCHAR);
-        CREATE TABLE attrs (key VARCHAR NOT NULL, value VARCHAR NOT NULL, trace_id VARCHAR NOT NULL, span_id VARCHAR NOT NULL);
-        CREATE TABLE traces (
-            experiment_id VARCHAR NOT NULL, trace_id VARCHAR NOT NULL, seal_sequence BIGINT NOT NULL,
-            request_time_ms BIGINT NOT NULL, execution_duration_ms BIGINT, state VARCHAR NOT NULL,
-            request_preview VARCHAR, response_preview VARCHAR, trace_name VARCHAR, session_id VARCHAR, user_id VARCHAR,
-            input_tokens BIGINT, output_tokens BIGINT, total_tokens BIGINT, cache_read_input_tokens BIGINT, cache_creation_input_tokens BIGINT,
-            span_count INTEGER NOT NULL, error_span_count INTEGER NOT NULL,
-            service_names VARCHAR[] NOT NULL, models VARCHAR[] NOT NULL, span_types VARCHAR[] NOT NULL, span_type_names VARCHAR[] NOT NULL,
-            tags MAP(VARCHAR, VARCHAR) NOT NULL, metadata MAP(VARCHAR, VARCHAR) NOT NULL);
-        """;
-
-    /// <summary>Empties the staging tables between seals by dropping them (their memory goes back at once).</summary>
-    internal const string DropStaging = "DROP TABLE IF EXISTS spans; DROP TABLE IF EXISTS payloads; DROP TABLE IF EXISTS attrs; DROP TABLE IF EXISTS traces;";
-
     /// <summary>
     /// The query for every stored span of one trace (<c>$1</c> = its MLflow id) in one segment, with its payload.
     /// Columns, in order: 0 span_id, 1 parent_span_id, 2 name, 3 span_type, 4 kind, 5 start_time_ns, 6 end_time_ns,
@@ -88,13 +61,20 @@ public static class SegmentFormat
     internal const string AttrsOrder = "key, value, trace_id, span_id";
     internal const string TracesOrder = "request_time_ms, trace_id";
 
-    internal static string CopySpans(string path) => Copy("SELECT * FROM spans", SpansOrder, path, rowGroupRows: null);
+    /// <summary>The table functions through which the writer streams each file's rows, in the file's order
+    /// (<see cref="SegmentFileFunction"/>), with each file's row-group size.</summary>
+    internal static IReadOnlyList<(string File, string Function, int? RowGroupRows)> WrittenFiles { get; } =
+    [
+        (SpansFile, "segment_spans", null),
+        (PayloadsFile, "segment_payloads", PayloadRowGroupRows),
+        (AttrsFile, "segment_attrs", null),
+        (TracesFile, "segment_traces", TraceRowGroupRows),
+    ];
 
-    internal static string CopyPayloads(string path) => Copy("SELECT * EXCLUDE (start_time_ns) FROM payloads", SpansOrder, path, PayloadRowGroupRows);
-
-    internal static string CopyAttrs(string path) => Copy("SELECT * FROM attrs", AttrsOrder, path, rowGroupRows: null);
-
-    internal static string CopyTraces(string path) => Copy("SELECT * FROM traces", TracesOrder, path, TraceRowGroupRows);
+    /// <summary>COPY of rows already in the file's order (DuckDB keeps a single-threaded source's order when
+    /// <c>preserve_insertion_order</c> is on) to <paramref name="path"/> as a segment file.</summary>
+    internal static string CopyInOrder(string select, string path, int? rowGroupRows) =>
+        $"COPY ({select}) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows)}";
 
     /// <summary>COPY of <paramref name="select"/> sorted by <paramref name="order"/> to <paramref name="path"/> as a
     /// segment file: zstd Parquet with the format-version key.</summary>
