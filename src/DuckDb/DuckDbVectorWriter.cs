@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Unicode;
 using TraceStore.DuckDb.Native;
@@ -102,6 +103,33 @@ internal readonly unsafe struct DuckDbVectorWriter
         }
 
         WriteStringT(row, utf8);
+    }
+
+    /// <summary>
+    /// VARCHAR that DuckDB reads where it is: a string of more than 12 bytes is not copied into the vector, its
+    /// <c>string_t</c> points at <paramref name="utf8"/>. For bulk producers whose bytes are already checked, where a
+    /// native call and a copy per string would dominate. Contract: <paramref name="utf8"/> is valid UTF-8 (not checked
+    /// here), and its memory is pinned or native and stays unchanged until the statement reading this vector has
+    /// finished.
+    /// </summary>
+    public void SetUtf8InPlace(int row, ReadOnlySpan<byte> utf8)
+    {
+        CheckRow(row);
+        RequireType(DuckDbTypeId.Varchar);
+        System.Diagnostics.Debug.Assert(Utf8.IsValid(utf8), "SetUtf8InPlace takes valid UTF-8 only.");
+        var slot = _data + ((nint)row * DuckDbStringLayout.Size);
+        if (utf8.Length <= DuckDbStringLayout.InlineCapacity)
+        {
+            ((ulong*)slot)[0] = 0;
+            ((ulong*)slot)[1] = 0;
+            *(uint*)slot = (uint)utf8.Length;
+            utf8.CopyTo(new Span<byte>(slot + DuckDbStringLayout.InlineOffset, DuckDbStringLayout.InlineCapacity));
+            return;
+        }
+
+        *(uint*)slot = (uint)utf8.Length;
+        *(uint*)(slot + DuckDbStringLayout.InlineOffset) = Unsafe.ReadUnaligned<uint>(ref MemoryMarshal.GetReference(utf8));
+        *(byte**)(slot + DuckDbStringLayout.PointerOffset) = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(utf8));
     }
 
     public void SetString(int row, string value)

@@ -23,17 +23,15 @@ internal sealed class AttrsFile : SegmentFile
         var values = output.Column(1);
         var traceIds = output.Column(2);
         var spanIds = output.Column(3);
-        Span<byte> spanId = stackalloc byte[SegmentIds.SpanIdLength];
         for (var row = 0; row < order.Length; row++)
         {
             var at = order[row];
             var buffer = traces[at.Trace];
             var attribute = buffer.Attributes[at.Attribute];
-            SegmentIds.FormatSpanId(buffer.Spans[at.Span].SpanId, spanId);
-            keys.SetUtf8(row, buffer.Bytes(attribute.Key));
-            values.SetUtf8(row, buffer.Bytes(attribute.Value));
-            traceIds.SetUtf8(row, rows.TraceId(at.Trace));
-            spanIds.SetUtf8(row, spanId);
+            keys.SetUtf8InPlace(row, buffer.Bytes(attribute.Key));
+            values.SetUtf8InPlace(row, buffer.Bytes(attribute.Value));
+            traceIds.SetUtf8InPlace(row, rows.TraceId(at.Trace));
+            spanIds.SetUtf8InPlace(row, rows.SpanId(new SpanRow(at.Trace, at.Span)));
         }
     }
 }

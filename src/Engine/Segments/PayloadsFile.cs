@@ -28,15 +28,13 @@ internal sealed class PayloadsFile : SegmentFile
         var inputs = output.Column(3);
         var outputKeys = output.Column(4);
         var outputs = output.Column(5);
-        Span<byte> spanId = stackalloc byte[SegmentIds.SpanIdLength];
         for (var row = 0; row < order.Length; row++)
         {
             var at = order[row];
             var buffer = traces[at.Trace];
             ref readonly var span = ref buffer.Spans[at.Span];
-            SegmentIds.FormatSpanId(span.SpanId, spanId);
-            traceIds.SetUtf8(row, rows.TraceId(at.Trace));
-            spanIds.SetUtf8(row, spanId);
+            traceIds.SetUtf8InPlace(row, rows.TraceId(at.Trace));
+            spanIds.SetUtf8InPlace(row, rows.SpanId(at));
             SetOptional(inputKeys, row, buffer.Bytes(KeyOf(buffer, span, span.Inputs)), !span.Inputs.IsEmpty);
             SetOptional(inputs, row, buffer.Bytes(span.Inputs), !span.Inputs.IsEmpty);
             SetOptional(outputKeys, row, buffer.Bytes(KeyOf(buffer, span, span.Outputs)), !span.Outputs.IsEmpty);

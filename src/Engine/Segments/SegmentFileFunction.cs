@@ -4,7 +4,9 @@ using TraceStore.DuckDb.TableFunctions;
 namespace TraceStore.Engine.Segments;
 
 /// <summary>One file of a segment as rows DuckDB can read: its columns, and how to write a run of its rows (in the
-/// file's order, from <see cref="SegmentRows"/>) into an output chunk.</summary>
+/// file's order, from <see cref="SegmentRows"/>) into an output chunk. Strings from the trace buffers' arenas and the
+/// id texts of <see cref="SegmentRows"/> are handed to DuckDB in place (<c>SetUtf8InPlace</c>): the writer keeps the
+/// arenas pinned and unchanged until its COPYs have finished, and their bytes are UTF-8 the decoder checked.</summary>
 internal abstract class SegmentFile
 {
     public abstract IReadOnlyList<DuckDbColumn> Columns { get; }
@@ -15,11 +17,12 @@ internal abstract class SegmentFile
     /// rows 0 .. <paramref name="count"/> - 1, every column (the scan checks the projection is all of them, in order).</summary>
     public abstract void Write(SegmentRows rows, int first, int count, DuckDbTableOutput output);
 
+    /// <summary>Arena or id bytes (pinned for the write, checked UTF-8) read in place by DuckDB, or NULL.</summary>
     protected static void SetOptional(DuckDbVectorWriter column, int row, ReadOnlySpan<byte> utf8, bool present)
     {
         if (present)
         {
-            column.SetUtf8(row, utf8);
+            column.SetUtf8InPlace(row, utf8);
         }
         else
         {

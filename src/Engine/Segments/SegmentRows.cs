@@ -26,6 +26,9 @@ internal sealed class SegmentRows
     private int[] _traceOrder = [];
     private TraceSummary[] _summaries = [];
     private byte[] _traceIds = [];
+    private byte[] _spanIds = [];
+    private byte[] _parentIds = [];
+    private int[] _firstSpan = [];
     private SpanKey[] _keys = [];
 
     public IReadOnlyList<TraceBuffer> Traces { get; private set; } = [];
@@ -52,8 +55,15 @@ internal sealed class SegmentRows
 
     public TraceSummary Summary(int trace) => _summaries[trace];
 
-    /// <summary>MLflow's id of trace <paramref name="trace"/> as UTF-8: <c>tr-</c> and 32 lowercase hex digits.</summary>
+    /// <summary>MLflow's id of trace <paramref name="trace"/> as UTF-8: <c>tr-</c> and 32 lowercase hex digits. The id
+    /// texts live in pinned arrays: DuckDB may read them in place (<c>SetUtf8InPlace</c>) while a segment is written.</summary>
     public ReadOnlySpan<byte> TraceId(int trace) => _traceIds.AsSpan(trace * SegmentIds.TraceIdLength, SegmentIds.TraceIdLength);
+
+    /// <summary>The span's id as 16 lowercase hex digits (pinned, like <see cref="TraceId"/>).</summary>
+    public ReadOnlySpan<byte> SpanId(SpanRow span) => _spanIds.AsSpan((_firstSpan[span.Trace] + span.Span) * SegmentIds.SpanIdLength, SegmentIds.SpanIdLength);
+
+    /// <summary>The span's parent id as 16 lowercase hex digits (pinned; meaningless for a root).</summary>
+    public ReadOnlySpan<byte> ParentId(SpanRow span) => _parentIds.AsSpan((_firstSpan[span.Trace] + span.Span) * SegmentIds.SpanIdLength, SegmentIds.SpanIdLength);
 
     public void Reset(IReadOnlyList<TraceBuffer> traces, long sealSequence)
     {
@@ -71,10 +81,22 @@ internal sealed class SegmentRows
         Grow(ref _keys, spanCount);
         Grow(ref _traceOrder, traces.Count);
         Grow(ref _summaries, traces.Count);
-        Grow(ref _traceIds, traces.Count * SegmentIds.TraceIdLength);
+        Grow(ref _firstSpan, traces.Count);
+        GrowPinned(ref _traceIds, traces.Count * SegmentIds.TraceIdLength);
+        GrowPinned(ref _spanIds, spanCount * SegmentIds.SpanIdLength);
+        GrowPinned(ref _parentIds, spanCount * SegmentIds.SpanIdLength);
+        var first = 0;
         for (var t = 0; t < traces.Count; t++)
         {
             SegmentIds.FormatTraceId(traces[t].Key.TraceId, _traceIds.AsSpan(t * SegmentIds.TraceIdLength, SegmentIds.TraceIdLength));
+            _firstSpan[t] = first;
+            foreach (ref readonly var span in traces[t].Spans.AsSpan())
+            {
+                SegmentIds.FormatSpanId(span.SpanId, _spanIds.AsSpan(first * SegmentIds.SpanIdLength, SegmentIds.SpanIdLength));
+                SegmentIds.FormatSpanId(span.ParentSpanId, _parentIds.AsSpan(first * SegmentIds.SpanIdLength, SegmentIds.SpanIdLength));
+                first++;
+            }
+
             _summaries[t] = TraceSummaryBuilder.Build(traces[t]);
         }
 
@@ -145,6 +167,15 @@ internal sealed class SegmentRows
         if (array.Length < length)
         {
             array = new T[Math.Max(length, array.Length * 2)];
+        }
+    }
+
+    /// <summary>Like <see cref="Grow{T}"/>, on the pinned object heap (the arrays are read in place by native code).</summary>
+    private static void GrowPinned(ref byte[] array, int length)
+    {
+        if (array.Length < length)
+        {
+            array = GC.AllocateUninitializedArray<byte>(Math.Max(length, array.Length * 2), pinned: true);
         }
     }
 

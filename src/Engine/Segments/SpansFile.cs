@@ -54,8 +54,6 @@ internal sealed class SpansFile : SegmentFile
         var eventNames = events.GetField(0);
         var eventTimes = events.GetField(1);
         var eventAttributes = events.GetField(2);
-        Span<byte> spanId = stackalloc byte[SegmentIds.SpanIdLength];
-        Span<byte> parentId = stackalloc byte[SegmentIds.SpanIdLength];
         string? experimentId = null;
         byte[]? experiment = null;
         for (var row = 0; row < order.Length; row++)
@@ -69,22 +67,20 @@ internal sealed class SpansFile : SegmentFile
                 experiment = System.Text.Encoding.UTF8.GetBytes(experimentId);
             }
 
-            SegmentIds.FormatSpanId(span.SpanId, spanId);
             c[0].SetUtf8(row, experiment);
-            c[1].SetUtf8(row, rows.TraceId(at.Trace));
-            c[2].SetUtf8(row, spanId);
+            c[1].SetUtf8InPlace(row, rows.TraceId(at.Trace));
+            c[2].SetUtf8InPlace(row, rows.SpanId(at));
             if (span.IsRoot)
             {
                 c[3].SetNull(row);
             }
             else
             {
-                SegmentIds.FormatSpanId(span.ParentSpanId, parentId);
-                c[3].SetUtf8(row, parentId);
+                c[3].SetUtf8InPlace(row, rows.ParentId(at));
             }
 
-            c[4].SetUtf8(row, buffer.Bytes(span.Name));
-            c[5].SetUtf8(row, buffer.Bytes(span.SpanType));
+            c[4].SetUtf8InPlace(row, buffer.Bytes(span.Name));
+            c[5].SetUtf8InPlace(row, buffer.Bytes(span.SpanType));
             c[6].SetSByte(row, (sbyte)span.Kind);
             c[7].SetInt64(row, (long)span.StartTimeUnixNano);
             SetOptional(c[8], row, (long)span.EndTimeUnixNano, span.HasEnded);
@@ -102,8 +98,8 @@ internal sealed class SpansFile : SegmentFile
             {
                 if (!SegmentRows.IsPayload(span, attribute))
                 {
-                    keys.SetUtf8(entry, buffer.Bytes(attribute.Key));
-                    values.SetUtf8(entry, buffer.Bytes(attribute.Value));
+                    keys.SetUtf8InPlace(entry, buffer.Bytes(attribute.Key));
+                    values.SetUtf8InPlace(entry, buffer.Bytes(attribute.Value));
                     entry++;
                 }
             }
@@ -112,7 +108,7 @@ internal sealed class SpansFile : SegmentFile
             c[18].SetListEntry(row, eventAt, span.Events.Count);
             foreach (ref readonly var spanEvent in buffer.Events.Slice(span.Events))
             {
-                eventNames.SetUtf8(eventAt, buffer.Bytes(spanEvent.Name));
+                eventNames.SetUtf8InPlace(eventAt, buffer.Bytes(spanEvent.Name));
                 eventTimes.SetInt64(eventAt, (long)spanEvent.TimeUnixNano);
                 SetOptional(eventAttributes, eventAt, buffer.Bytes(spanEvent.Attributes), !spanEvent.Attributes.IsEmpty);
                 eventAt++;

@@ -95,7 +95,8 @@ internal static class BenchSealCommand
         foreach (var kind in new[] { OtlpBenchmarkPayloads.Small, OtlpBenchmarkPayloads.GenAi })
         {
             var request = new RenewableRequest(OtlpBenchmarkPayloads.Create(kind, seed: 1, spansPerTrace).ToByteArray());
-            var contenders = Configurations.Select((c, i) => new Contender(c, Path.Combine(root, $"{kind}-{i}"))).ToList();
+            var only = Environment.GetEnvironmentVariable("SEAL_ONLY");
+            var contenders = Configurations.Where((c, i) => only is null || only.Split(',').Contains(i.ToString(System.Globalization.CultureInfo.InvariantCulture))).Select((c, i) => new Contender(c, Path.Combine(root, $"{kind}-{i}"))).ToList();
             try
             {
                 using var decoder = new OtlpRequestDecoder();
@@ -154,9 +155,54 @@ internal static class BenchSealCommand
                     contender.Dispose();
                 }
             }
+
+            if (Environment.GetEnvironmentVariable("SEAL_VARIANTS") is not null)
+            {
+                Variants(kind, request, Path.Combine(root, $"{kind}-variants"), progress);
+            }
         }
 
         return table;
+    }
+
+    private static List<TraceBuffer> Traces(RenewableRequest request, long spans)
+    {
+        var assembler = new SpanAssembler(new AssemblerOptions(), new MemoryBudget(64L << 30));
+        using var decoder = new OtlpRequestDecoder();
+        var batch = new SpanBatch();
+        for (long added = 0; added < spans; added += batch.Spans.Count)
+        {
+            request.Renew();
+            decoder.Decode(new ReadOnlySequence<byte>(request.Body), OtlpPayloadFormat.Protobuf, OtlpContentEncoding.Identity, batch);
+            assembler.Add(batch, "0", 1);
+        }
+
+        return [.. assembler.TakeAll().Select(t => t.Buffer)];
+    }
+
+    private static void Variants(string kind, RenewableRequest request, string folder, TextWriter output)
+    {
+        var traces = Traces(request, kind == OtlpBenchmarkPayloads.Small ? 31_200 : 4_750);
+        var spans = traces.Sum(t => t.Spans.Count);
+        var variants = new (string Name, string Options)[]
+        {
+            ("zstd (current)", "COMPRESSION zstd"),
+            ("zstd level 1", "COMPRESSION zstd, COMPRESSION_LEVEL 1"),
+            ("zstd, parquet v2", "COMPRESSION zstd, PARQUET_VERSION V2"),
+            ("zstd 1, parquet v2", "COMPRESSION zstd, COMPRESSION_LEVEL 1, PARQUET_VERSION V2"),
+            ("snappy", "COMPRESSION snappy"),
+            ("uncompressed", "COMPRESSION uncompressed"),
+        };
+        foreach (var (name, options) in variants)
+        {
+            var results = SealCeiling.Measure(traces, folder, repeats: 3, (i, select, path) =>
+            {
+                var rowGroup = SegmentFormat.WrittenFiles[i].RowGroupRows is { } n ? $", ROW_GROUP_SIZE {n}" : "";
+                return $"COPY ({select}) TO '{path}' (FORMAT parquet, {options}{rowGroup})";
+            });
+            var total = results.Sum(r => r.Copy.TotalSeconds);
+            output.WriteLine($"{kind,-6} {name,-22} {spans / total,10:N0} spans/s  " + string.Join("  ", results.Select(r => $"{r.File} {r.Copy.TotalMilliseconds,6:F0} ms {(double)r.Bytes / spans,6:F1} B/span")));
+        }
     }
 
     private static double Median(List<double> values)
