@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using TraceStore.Engine.Admission;
 using TraceStore.Engine.Assembly;
 using TraceStore.Engine.Catalog;
+using TraceStore.Engine.Traces;
 
 namespace TraceStore.Engine.Segments;
 
@@ -140,12 +141,14 @@ public sealed class Sealer : IAsyncDisposable
     }
 
     /// <summary>
-    /// The buffers to write. A trace that already has parts in committed segments (late spans, retries after its
-    /// seal, a trace sealed in parts) is written whole: its earlier spans are read back and merged with the new ones,
-    /// so the summary sealed now, which supersedes the earlier ones, covers every span. Reads keep each span once;
-    /// compaction drops the repeated copies. The merged copies are transient and not counted in the budget.
+    /// The buffers to write, each with its summary. A trace that already has parts in committed segments (late spans,
+    /// retries after its seal, a trace sealed in parts) gets only its spans that are not stored yet, and a summary
+    /// that covers every part: <see cref="TraceSummaryMerger"/> extends the summary sealed last with them, from a
+    /// light read of the earlier parts (<see cref="SealedTraceParts"/>: ids, parents, usage and sizes, counted in the
+    /// budget while held). The summary sealed now supersedes the earlier ones. A trace whose spans are all stored
+    /// already (a retry of a sealed request) has nothing to write and is left out.
     /// </summary>
-    private List<TraceBuffer> WithEarlierParts(List<SealedTrace> pending)
+    private (List<TraceBuffer> Buffers, List<TraceSummary> Summaries) WithEarlierParts(List<SealedTrace> pending)
     {
         var ids = new List<string>(pending.Count);
         foreach (var trace in pending)
@@ -154,9 +157,17 @@ public sealed class Sealer : IAsyncDisposable
         }
 
         var parts = _catalog.SealedParts(ids);
+        var buffers = new List<TraceBuffer>(pending.Count);
+        var summaries = new List<TraceSummary>(pending.Count);
         if (parts.Count == 0)
         {
-            return [.. pending.Select(t => t.Buffer)];
+            foreach (var trace in pending)
+            {
+                buffers.Add(trace.Buffer);
+                summaries.Add(TraceSummaryBuilder.Build(trace.Buffer));
+            }
+
+            return (buffers, summaries);
         }
 
         var segments = _catalog.Segments().ToDictionary(s => s.SealSequence);
@@ -166,32 +177,65 @@ public sealed class Sealer : IAsyncDisposable
             _loader = _loaderDatabase.Connect();
         }
 
-        var now = _time.GetTimestamp();
-        var buffers = new List<TraceBuffer>(pending.Count);
         for (var i = 0; i < pending.Count; i++)
         {
             var buffer = pending[i].Buffer;
-            if (!parts.TryGetValue(ids[i], out var sequences))
+            var earlier = parts.TryGetValue(ids[i], out var sequences)
+                ? SealedTraceParts.Load(_loader, [.. sequences.Select(sequence => segments[sequence])], ids[i])
+                : null;
+            if (earlier is null)
             {
                 buffers.Add(buffer);
+                summaries.Add(TraceSummaryBuilder.Build(buffer));
                 continue;
             }
 
-            var merged = new TraceBuffer(buffer.Key, now);
-            foreach (var sequence in sequences)
+            var held = earlier.FootprintBytes;
+            _budget.ForceReserve(held);
+            try
             {
-                SegmentSpanLoader.LoadInto(_loader, segments[sequence], ids[i], merged, now);
+                var fresh = WithoutStored(buffer, earlier);
+                if (fresh.Spans.Count > 0)
+                {
+                    buffers.Add(fresh);
+                    summaries.Add(TraceSummaryMerger.Merge(earlier, fresh));
+                }
             }
-
-            for (var span = 0; span < buffer.Spans.Count; span++)
+            finally
             {
-                merged.AppendCopy(buffer, span, now);
+                _budget.Release(held);
             }
-
-            buffers.Add(merged);
         }
 
-        return buffers;
+        return (buffers, summaries);
+    }
+
+    /// <summary><paramref name="buffer"/> itself when none of its spans is stored already, else a copy of the ones
+    /// that are not (transient, not counted in the budget; at most the buffer's own size).</summary>
+    private TraceBuffer WithoutStored(TraceBuffer buffer, SealedTraceParts earlier)
+    {
+        var stored = 0;
+        foreach (ref readonly var span in buffer.Spans.AsSpan())
+        {
+            stored += earlier.Contains(span.SpanId.Value) ? 1 : 0;
+        }
+
+        if (stored == 0)
+        {
+            return buffer;
+        }
+
+        var now = _time.GetTimestamp();
+        var fresh = new TraceBuffer(buffer.Key, now);
+        for (var span = 0; span < buffer.Spans.Count; span++)
+        {
+            if (!earlier.Contains(buffer.Spans[span].SpanId.Value))
+            {
+                fresh.AppendCopy(buffer, span, now);
+            }
+        }
+
+        return fresh;
     }
 
     private void Collect(List<SealedTrace> traces)
@@ -243,8 +287,12 @@ public sealed class Sealer : IAsyncDisposable
         var traces = _pending.GetRange(0, count);
         try
         {
-            var segment = _writer.Write(sequence, WithEarlierParts(traces));
-            _catalog.Commit(segment);
+            var (buffers, summaries) = WithEarlierParts(traces);
+            if (buffers.Count > 0)
+            {
+                var segment = _writer.Write(sequence, buffers, summaries);
+                _catalog.Commit(segment);
+            }
         }
         catch (Exception e) when (e is IOException or DuckDbException)
         {

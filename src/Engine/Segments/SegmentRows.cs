@@ -65,7 +65,9 @@ internal sealed class SegmentRows
     /// <summary>The span's parent id as 16 lowercase hex digits (pinned; meaningless for a root).</summary>
     public ReadOnlySpan<byte> ParentId(SpanRow span) => _parentIds.AsSpan((_firstSpan[span.Trace] + span.Span) * SegmentIds.SpanIdLength, SegmentIds.SpanIdLength);
 
-    public void Reset(IReadOnlyList<TraceBuffer> traces, long sealSequence)
+    /// <summary>Orders the rows of <paramref name="traces"/>, each with its summary in <paramref name="summaries"/> (same
+    /// order), or the summary of its own spans when null.</summary>
+    public void Reset(IReadOnlyList<TraceBuffer> traces, IReadOnlyList<TraceSummary>? summaries, long sealSequence)
     {
         Traces = traces;
         SealSequence = sealSequence;
@@ -97,7 +99,7 @@ internal sealed class SegmentRows
                 first++;
             }
 
-            _summaries[t] = TraceSummaryBuilder.Build(traces[t]);
+            _summaries[t] = summaries?[t] ?? TraceSummaryBuilder.Build(traces[t]);
         }
 
         SortSpans(traces);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using TraceStore.DuckDb;
 using TraceStore.Engine.Assembly;
+using TraceStore.Engine.Traces;
 
 namespace TraceStore.Engine.Segments;
 
@@ -102,9 +103,16 @@ public sealed class SegmentWriter : IDisposable
         return removed;
     }
 
-    public SegmentInfo Write(long sealSequence, IReadOnlyList<TraceBuffer> traces)
+    /// <summary>Writes <paramref name="traces"/> as segment <paramref name="sealSequence"/>, each with its summary in
+    /// <paramref name="summaries"/> (same order), or the summary of its own spans when null.</summary>
+    public SegmentInfo Write(long sealSequence, IReadOnlyList<TraceBuffer> traces, IReadOnlyList<TraceSummary>? summaries = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(traces.Count, nameof(traces));
+        if (summaries is not null && summaries.Count != traces.Count)
+        {
+            throw new ArgumentException($"{summaries.Count} summaries for {traces.Count} traces.", nameof(summaries));
+        }
+
         var started = Stopwatch.GetTimestamp();
         var final = Path.Combine(_folder, SegmentFormat.FolderName(sealSequence));
         var temporary = final + ".tmp";
@@ -114,7 +122,7 @@ public sealed class SegmentWriter : IDisposable
         }
 
         Directory.CreateDirectory(temporary);
-        _rows.Reset(traces, sealSequence);
+        _rows.Reset(traces, summaries, sealSequence);
         var ordered = Stopwatch.GetTimestamp();
         var copied = new long[SegmentFormat.WrittenFiles.Count];
         var fillBefore = _functions.Sum(f => f.FillTicks);
@@ -209,6 +217,9 @@ public sealed class SegmentWriter : IDisposable
         Task.WhenAll(workers).GetAwaiter().GetResult();
     }
 
+    /// <summary>The zone map. The start-time range covers the summaries' request times too: a trace sealed in parts
+    /// has its latest summary here while its earliest span may be in an earlier segment, and a time-range search must
+    /// not prune the segment holding that summary.</summary>
     private SegmentInfo Describe(long sealSequence, string folder, long bytes)
     {
         var traces = _rows.Traces;
@@ -224,6 +235,11 @@ public sealed class SegmentWriter : IDisposable
                 minStart = Math.Min(minStart, (long)span.StartTimeUnixNano);
                 maxStart = Math.Max(maxStart, (long)span.StartTimeUnixNano);
             }
+        }
+
+        for (var t = 0; t < traces.Count; t++)
+        {
+            minStart = Math.Min(minStart, _rows.Summary(t).RequestTimeMs * 1_000_000);
         }
 
         var byId = _rows.Spans;

@@ -1,5 +1,6 @@
 using TraceStore.DuckDb;
 using TraceStore.DuckDb.TableFunctions;
+using TraceStore.Engine.Traces;
 using TraceStore.Protocol.Model;
 
 namespace TraceStore.Engine.Segments;
@@ -19,6 +20,7 @@ internal sealed class SpansFile : SegmentFile
         new("service_name", Varchar), new("attributes", DuckDbLogicalType.Map(Varchar, Varchar)),
         new("events", DuckDbLogicalType.List(DuckDbLogicalType.Struct(new("name", Varchar), new("time_ns", BigInt), new("attributes", Varchar)))),
         new("cache_read_input_tokens", BigInt), new("cache_creation_input_tokens", BigInt), new("session_id", Varchar), new("user_id", Varchar),
+        new("size_bytes", DuckDbLogicalType.Integer),
     ];
 
     public override int RowCount(SegmentRows rows) => rows.SpanCount;
@@ -118,6 +120,10 @@ internal sealed class SpansFile : SegmentFile
             SetOptional(c[20], row, span.Usage?.CacheCreationInputTokens ?? 0, span.Usage?.CacheCreationInputTokens is not null);
             SetOptional(c[21], row, buffer.Bytes(span.SessionId), !span.SessionId.IsEmpty);
             SetOptional(c[22], row, buffer.Bytes(span.UserId), !span.UserId.IsEmpty);
+
+            // Stored so that a summary covering a trace sealed in parts gets exact size statistics without reading the
+            // earlier parts' attributes and payloads back (SealedTraceParts).
+            c[23].SetInt32(row, (int)Math.Min(int.MaxValue, SpanSize.Of(buffer, span)));
         }
     }
 }

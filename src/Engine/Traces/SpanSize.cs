@@ -36,14 +36,25 @@ public static class SpanSize
     {
         var spans = buffer.Spans.AsSpan();
         var sizes = new long[spans.Length];
-        long total = 0;
         for (var i = 0; i < spans.Length; i++)
         {
             sizes[i] = Of(buffer, spans[i]);
-            total += sizes[i];
         }
 
-        Array.Sort(sizes);
+        return StatsOf(sizes);
+    }
+
+    /// <summary>Size statistics over <paramref name="sizes"/> (at least one; sorted in place).</summary>
+    public static SpanSizeStats StatsOf(Span<long> sizes)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(sizes.Length, nameof(sizes));
+        sizes.Sort();
+        long total = 0;
+        foreach (var size in sizes)
+        {
+            total += size;
+        }
+
         return new SpanSizeStats(total, sizes.Length, sizes[^1], Percentile(sizes, 0.25), Percentile(sizes, 0.50), Percentile(sizes, 0.75));
     }
 

@@ -21,7 +21,7 @@ internal static class SealCeiling
     {
         Directory.CreateDirectory(folder);
         var rows = new SegmentRows();
-        rows.Reset(traces, sealSequence: 1);
+        rows.Reset(traces, summaries: null, sealSequence: 1);
         using var database = DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions
         {
             Threads = 1,
