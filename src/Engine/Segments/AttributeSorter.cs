@@ -4,10 +4,10 @@ using TraceStore.Protocol.Model;
 namespace TraceStore.Engine.Segments;
 
 /// <summary>
-/// Orders a segment's attributes (payloads excluded) by (key, value, trace_id, span_id), the attrs file's order, without
-/// a string comparison per row: the spans are walked in (trace_id, span_id) order, each (key, value) pair is interned
-/// (one hash lookup per attribute), only the distinct pairs are sorted by their bytes, and a counting sort by pair rank
-/// places every row, stable, so rows of one pair stay in (trace_id, span_id) order. Pairs repeat heavily (keys always,
+/// Orders a segment's attributes (payloads excluded) by (key, value, span_row), the attrs file's order, without a string
+/// comparison per row: the spans are walked in the spans file's order, each (key, value) pair is interned (one hash
+/// lookup per attribute), only the distinct pairs are sorted by their bytes, and a counting sort by pair rank places
+/// every row, stable, so rows of one pair stay in span_row order. Pairs repeat heavily (keys always,
 /// values often), which is what makes this cheaper than sorting the rows.
 /// <para>Reusable across segments: <see cref="Clear"/> keeps the arrays and the table.</para>
 /// </summary>
@@ -20,7 +20,6 @@ internal sealed class AttributeSorter
     private int[] _pairOfRow = [];
     private AttributeRow[] _unsorted = [];
     private AttributeRow[] _rows = [];
-    private OrderKey[] _spans = [];
     private int[] _starts = [];
 
     public AttributeSorter() => _pairs = new Dictionary<Pair, int>(_comparer);
@@ -34,7 +33,7 @@ internal sealed class AttributeSorter
         var traces = segment.Traces;
         _comparer.Traces = traces;
         _pairs.Clear();
-        var spans = OrderSpans(traces, segment.SpanCount);
+        var spans = segment.Spans;
         var total = 0;
         foreach (var trace in traces)
         {
@@ -44,8 +43,9 @@ internal sealed class AttributeSorter
         Grow(ref _pairOfRow, total);
         Grow(ref _unsorted, total);
         var count = 0;
-        foreach (var key in spans)
+        for (var spanRow = 0; spanRow < spans.Length; spanRow++)
         {
+            var key = spans[spanRow];
             var buffer = traces[key.Trace];
             ref readonly var span = ref buffer.Spans[key.Span];
             var range = span.Attributes;
@@ -71,7 +71,7 @@ internal sealed class AttributeSorter
                 }
 
                 _pairOfRow[count] = id;
-                _unsorted[count++] = new AttributeRow(key.Trace, key.Span, a);
+                _unsorted[count++] = new AttributeRow(key.Trace, a, spanRow);
             }
         }
 
@@ -131,35 +131,6 @@ internal sealed class AttributeSorter
         }
     }
 
-    /// <summary>The spans in (trace_id, span_id) order: the tie-break of rows with the same (key, value).</summary>
-    private ReadOnlySpan<OrderKey> OrderSpans(IReadOnlyList<TraceBuffer> traces, int spanCount)
-    {
-        Grow(ref _spans, spanCount);
-        var keys = _spans.AsSpan(0, spanCount);
-        var at = 0;
-        for (var t = 0; t < traces.Count; t++)
-        {
-            var id = traces[t].Key.TraceId;
-            var spans = traces[t].Spans.AsSpan();
-            for (var s = 0; s < spans.Length; s++)
-            {
-                keys[at++] = new OrderKey(id.High, id.Low, spans[s].SpanId.Value, t, s);
-            }
-        }
-
-        keys.Sort(static (a, b) =>
-        {
-            var c = a.High.CompareTo(b.High);
-            if (c == 0)
-            {
-                c = a.Low.CompareTo(b.Low);
-            }
-
-            return c != 0 ? c : a.SpanId.CompareTo(b.SpanId);
-        });
-        return keys;
-    }
-
     private static int Hash(TraceBuffer buffer, StoredKeyValue attribute)
     {
         var hash = default(HashCode);
@@ -177,8 +148,6 @@ internal sealed class AttributeSorter
             array = new T[Math.Max(length, array.Length * 2)];
         }
     }
-
-    private readonly record struct OrderKey(ulong High, ulong Low, ulong SpanId, int Trace, int Span);
 
     /// <summary>A (key, value) pair where it was first seen: slices of trace <see cref="Trace"/>'s arena.</summary>
     private readonly record struct Pair(int Trace, ArenaSlice Key, ArenaSlice Value, int Hash);

@@ -30,7 +30,8 @@ public sealed class SegmentCompactor : IDisposable
     {
         var chosen = new List<SegmentInfo>();
         long bytes = 0;
-        foreach (var segment in _catalog.Segments().Where(s => s.Bytes < smallBytes))
+        // Only segments of the current format merge: version 1 named spans in attrs by text ids.
+        foreach (var segment in _catalog.Segments().Where(s => s.Bytes < smallBytes && s.FormatVersion == SegmentFormat.Version))
         {
             if (bytes >= targetBytes)
             {
@@ -56,14 +57,14 @@ public sealed class SegmentCompactor : IDisposable
         try
         {
             DefineSources(inputs);
-            _connection.Execute(SegmentFormat.Copy("SELECT * FROM kept_spans", SegmentFormat.SpansOrder, Path.Combine(temporary, SegmentFormat.SpansFile), rowGroupRows: null));
+            _connection.Execute(SegmentFormat.Copy("SELECT s.* EXCLUDE (f, src_row) FROM src_spans s JOIN kept_rows k USING (f, src_row)", "k.new_row", Path.Combine(temporary, SegmentFormat.SpansFile), rowGroupRows: null));
             _connection.Execute(SegmentFormat.Copy(
                 "SELECT p.* EXCLUDE (f) FROM src_payloads p SEMI JOIN kept_spans_at k ON k.trace_id = p.trace_id AND k.span_id = p.span_id AND k.f = p.f",
                 "trace_id, span_id",
                 Path.Combine(temporary, SegmentFormat.PayloadsFile),
                 SegmentFormat.PayloadRowGroupRows));
             _connection.Execute(SegmentFormat.Copy(
-                "SELECT a.* EXCLUDE (f) FROM src_attrs a SEMI JOIN kept_spans_at k ON k.trace_id = a.trace_id AND k.span_id = a.span_id AND k.f = a.f",
+                "SELECT a.key, a.value, CAST(k.new_row AS INTEGER) AS span_row FROM src_attrs a JOIN kept_rows k ON k.f = a.f AND k.src_row = a.span_row",
                 SegmentFormat.AttrsOrder,
                 Path.Combine(temporary, SegmentFormat.AttrsFile),
                 rowGroupRows: null));
@@ -106,7 +107,9 @@ public sealed class SegmentCompactor : IDisposable
     }
 
     /// <summary>Views over the inputs. <c>f</c> is the source file's folder name, which sorts by seal sequence, so
-    /// "the earliest copy of a span" is the one with the smallest <c>f</c>.</summary>
+    /// "the earliest copy of a span" is the one with the smallest <c>f</c>. <c>kept_rows</c> gives each kept span (by
+    /// its folder and row in that folder's spans file) its row in the merged spans file, which the merged attrs file's
+    /// <c>span_row</c> refers to.</summary>
     private void DefineSources(IReadOnlyList<SegmentInfo> inputs)
     {
         string Files(string name) => "[" + string.Join(", ", inputs.Select(s => DuckDbSql.Literal(Path.Combine(s.Folder, name)))) + "]";
@@ -121,7 +124,8 @@ public sealed class SegmentCompactor : IDisposable
 
         _connection.Execute($"""
             CREATE OR REPLACE TEMP VIEW src_spans AS
-                SELECT * EXCLUDE (filename), {Folder} AS f FROM read_parquet({Files(SegmentFormat.SpansFile)}, filename = true)
+                SELECT * EXCLUDE (filename, file_row_number), {Folder} AS f, file_row_number AS src_row
+                FROM read_parquet({Files(SegmentFormat.SpansFile)}, filename = true, file_row_number = true)
                 WHERE trace_id NOT IN (SELECT trace_id FROM deleted);
             CREATE OR REPLACE TEMP VIEW src_payloads AS
                 SELECT * EXCLUDE (filename), {Folder} AS f FROM read_parquet({Files(SegmentFormat.PayloadsFile)}, filename = true);
@@ -129,8 +133,9 @@ public sealed class SegmentCompactor : IDisposable
                 SELECT * EXCLUDE (filename), {Folder} AS f FROM read_parquet({Files(SegmentFormat.AttrsFile)}, filename = true);
             CREATE OR REPLACE TEMP TABLE kept_spans_at AS
                 SELECT trace_id, span_id, min(f) AS f FROM src_spans GROUP BY trace_id, span_id;
-            CREATE OR REPLACE TEMP VIEW kept_spans AS
-                SELECT s.* EXCLUDE (f) FROM src_spans s SEMI JOIN kept_spans_at k ON k.trace_id = s.trace_id AND k.span_id = s.span_id AND k.f = s.f;
+            CREATE OR REPLACE TEMP TABLE kept_rows AS
+                SELECT s.f, s.src_row, row_number() OVER (ORDER BY s.trace_id, s.start_time_ns, s.span_id) - 1 AS new_row
+                FROM src_spans s SEMI JOIN kept_spans_at k ON k.trace_id = s.trace_id AND k.span_id = s.span_id AND k.f = s.f;
             CREATE OR REPLACE TEMP VIEW latest_traces AS
                 SELECT * FROM read_parquet({Files(SegmentFormat.TracesFile)})
                 WHERE trace_id NOT IN (SELECT trace_id FROM deleted)

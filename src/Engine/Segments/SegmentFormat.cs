@@ -3,9 +3,9 @@ using TraceStore.DuckDb;
 namespace TraceStore.Engine.Segments;
 
 /// <summary>
-/// The sealed segment layout, version 1 (docs/segments.md gives the reasons; ../shared/reading/segment-layout.md the
+/// The sealed segment layout, version 2 (docs/segments.md gives the reasons; ../shared/reading/segment-layout.md the
 /// measurements behind them). A segment is a folder <c>seg-&lt;seal sequence, 20 digits&gt;</c> of zstd Parquet files,
-/// each carrying the key-value metadata <c>tracestore.segment.format = 1</c>:
+/// each carrying the key-value metadata <c>tracestore.segment.format = 2</c>:
 /// <list type="bullet">
 /// <item><c>spans.parquet</c>: one row per span without its payload, sorted by (trace_id, start_time_ns), so get-trace
 /// reads one row group and span filters never touch prompts and completions.</item>
@@ -13,14 +13,20 @@ namespace TraceStore.Engine.Segments;
 /// bulk of the bytes, same order, small row groups: only get-trace and full-text search read it.</item>
 /// <item><c>traces.parquet</c>: one row per trace (MLflow's TraceInfo and what users filter on), sorted by request
 /// time: trace-level search never reads spans.</item>
-/// <item><c>attrs.parquet</c>: (key, value, trace_id, span_id) for every span attribute except payloads, sorted by
-/// (key, value, trace_id): any attribute is found by row-group pruning without declaring it.</item>
+/// <item><c>attrs.parquet</c>: (key, value, span_row) for every span attribute except payloads, sorted by that: any
+/// attribute is found by row-group pruning without declaring it. <c>span_row</c> is the span's row number in the
+/// segment's spans file (0-based; DuckDB's <c>file_row_number</c>).</item>
 /// </list>
 /// Ids are text: trace ids as MLflow's <c>tr-&lt;32 hex&gt;</c>, span ids as 16 lowercase hex.
+/// <para>Version 1 differed only in attrs, which named spans by (trace_id, span_id) text: readers of the other files
+/// read both; the compactor merges segments of the current version only.</para>
 /// </summary>
 public static class SegmentFormat
 {
-    public const int Version = 1;
+    public const int Version = 2;
+
+    /// <summary>The oldest version this build reads (traces, spans and payloads are the same in 1 and 2).</summary>
+    public const int OldestReadableVersion = 1;
     public const string VersionKey = "tracestore.segment.format";
     public const string SpansFile = "spans.parquet";
     public const string PayloadsFile = "payloads.parquet";
@@ -58,7 +64,7 @@ public static class SegmentFormat
 
     /// <summary>The sort order of each file (the compactor keeps it when it merges segments).</summary>
     internal const string SpansOrder = "trace_id, start_time_ns, span_id";
-    internal const string AttrsOrder = "key, value, trace_id, span_id";
+    internal const string AttrsOrder = "key, value, span_row";
     internal const string TracesOrder = "request_time_ms, trace_id";
 
     /// <summary>The table functions through which the writer streams each file's rows, in the file's order

@@ -7,9 +7,9 @@ namespace TraceStore.Engine.Segments;
 /// <summary>A span of a segment: trace <see cref="Trace"/> of the batch, span <see cref="Span"/> of its buffer.</summary>
 internal readonly record struct SpanRow(int Trace, int Span);
 
-/// <summary>An attrs row: attribute <see cref="Attribute"/> (index into the buffer's attribute list) of span
-/// <see cref="Span"/> of trace <see cref="Trace"/>.</summary>
-internal readonly record struct AttributeRow(int Trace, int Span, int Attribute);
+/// <summary>An attrs row: attribute <see cref="Attribute"/> (index into the buffer's attribute list) of trace
+/// <see cref="Trace"/>, whose span is row <see cref="SpanRow"/> of the spans file.</summary>
+internal readonly record struct AttributeRow(int Trace, int Attribute, int SpanRow);
 
 /// <summary>
 /// The rows of one segment in the order of each file (<see cref="SegmentFormat"/>), sorted here in C# so DuckDB only
@@ -47,7 +47,7 @@ internal sealed class SegmentRows
     /// <summary>The spans with inputs or outputs, in the same order: the payloads file.</summary>
     public ReadOnlySpan<SpanRow> Payloads => _payloads.AsSpan(0, PayloadCount);
 
-    /// <summary>Attributes (payloads excluded) sorted by (key, value, trace_id, span_id): the attrs file.</summary>
+    /// <summary>Attributes (payloads excluded) sorted by (key, value, span_row): the attrs file.</summary>
     public ReadOnlySpan<AttributeRow> Attributes => _attributes.Rows;
 
     /// <summary>Trace indexes sorted by (request_time_ms, trace_id): the traces file.</summary>
