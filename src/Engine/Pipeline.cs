@@ -49,7 +49,7 @@ internal sealed class Pipeline : IAsyncDisposable
                 EngineLog.UncommittedSegmentRemoved(logger, removed);
             }
 
-            writer = new SegmentWriter(catalog.SegmentsFolder);
+            writer = new SegmentWriter(catalog.SegmentsFolder, options.SegmentWriter);
             var assembler = new SpanAssembler(options.Assembler, budget);
             var pipeline = new Pipeline(catalog, writer, assembler, budget, options.Sealer, logger);
             budget.HighWatermarkCrossed += pipeline.Sealer.Signal;

@@ -22,6 +22,9 @@ public sealed record TraceStoreOptions
     /// <summary>How sealed traces are batched into segments.</summary>
     public SealerOptions Sealer { get; init; } = new();
 
+    /// <summary>How segment files are written (the writer's DuckDB memory, files written at once).</summary>
+    public SegmentWriterOptions SegmentWriter { get; init; } = new();
+
     /// <summary>Limits applied to every request (and again at replay).</summary>
     public OtlpDecoderOptions Decoder { get; init; } = OtlpDecoderOptions.Default;
 
@@ -55,6 +58,7 @@ public sealed record TraceStoreOptions
         Wal.Validate();
         Assembler.Validate();
         Sealer.Validate();
+        SegmentWriter.Validate();
         Decoder.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThan(HighWatermarkFraction, 0.1, nameof(HighWatermarkFraction));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(HighWatermarkFraction, 1.0, nameof(HighWatermarkFraction));

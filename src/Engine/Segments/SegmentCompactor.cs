@@ -57,7 +57,7 @@ public sealed class SegmentCompactor : IDisposable
         try
         {
             DefineSources(inputs);
-            _connection.Execute(SegmentFormat.Copy("SELECT s.* EXCLUDE (f, src_row) FROM src_spans s JOIN kept_rows k USING (f, src_row)", "k.new_row", Path.Combine(temporary, SegmentFormat.SpansFile), rowGroupRows: null));
+            _connection.Execute(SegmentFormat.Copy("SELECT s.* EXCLUDE (f, src_row) FROM src_spans s JOIN kept_rows k USING (f, src_row)", "k.new_row", Path.Combine(temporary, SegmentFormat.SpansFile), SegmentFormat.SpanRowGroupRows));
             _connection.Execute(SegmentFormat.Copy(
                 "SELECT p.* EXCLUDE (f) FROM src_payloads p SEMI JOIN kept_spans_at k ON k.trace_id = p.trace_id AND k.span_id = p.span_id AND k.f = p.f",
                 "trace_id, span_id",

@@ -62,10 +62,11 @@ internal static class BenchSealCommand
 
     internal static IReadOnlyList<Configuration> Configurations { get; } =
     [
-        new("8 MiB segments", new SealerOptions { MaxSegmentBufferBytes = 8L << 20 }, new SegmentWriterOptions { MemoryLimitBytes = 256L << 20 }),
-        new("32 MiB segments", new SealerOptions { MaxSegmentBufferBytes = 32L << 20 }, new SegmentWriterOptions { MemoryLimitBytes = 256L << 20 }),
-        new("32 MiB, 2 files at once", new SealerOptions { MaxSegmentBufferBytes = 32L << 20 }, new SegmentWriterOptions { Threads = 2, MemoryLimitBytes = 256L << 20 }),
-        new("128 MiB segments", new SealerOptions { MaxSegmentBufferBytes = 128L << 20 }, new SegmentWriterOptions { MemoryLimitBytes = 256L << 20 }),
+        new("defaults (64 MiB segments)", new SealerOptions(), new SegmentWriterOptions()),
+        new("8 MiB segments, 24 MiB DuckDB", new SealerOptions { MaxSegmentBufferBytes = 8L << 20 }, new SegmentWriterOptions { MemoryLimitBytes = 24L << 20 }),
+        new("32 MiB segments", new SealerOptions { MaxSegmentBufferBytes = 32L << 20 }, new SegmentWriterOptions()),
+        new("128 MiB segments", new SealerOptions { MaxSegmentBufferBytes = 128L << 20 }, new SegmentWriterOptions()),
+        new("2 files at once", new SealerOptions(), new SegmentWriterOptions { Threads = 2 }),
     ];
 
     private static BenchTable Run(string root, TimeSpan perKind, int spansPerTrace, TextWriter progress)
