@@ -21,6 +21,7 @@ internal readonly record struct AttributeRow(int Trace, int Attribute, int SpanR
 internal sealed class SegmentRows
 {
     private readonly AttributeSorter _attributes = new();
+    private readonly PinnedText _text = new();
     private SpanRow[] _spans = [];
     private SpanRow[] _payloads = [];
     private int[] _traceOrder = [];
@@ -29,6 +30,7 @@ internal sealed class SegmentRows
     private byte[] _spanIds = [];
     private byte[] _parentIds = [];
     private int[] _firstSpan = [];
+    private ArraySegment<byte>[] _experiments = [];
     private SpanKey[] _keys = [];
 
     public IReadOnlyList<TraceBuffer> Traces { get; private set; } = [];
@@ -54,6 +56,14 @@ internal sealed class SegmentRows
     public ReadOnlySpan<int> TraceOrder => _traceOrder.AsSpan(0, Traces.Count);
 
     public TraceSummary Summary(int trace) => _summaries[trace];
+
+    /// <summary>The experiment id of trace <paramref name="trace"/> as UTF-8 (pinned, one copy per run of traces of the
+    /// same experiment).</summary>
+    public ReadOnlySpan<byte> ExperimentId(int trace) => _experiments[trace];
+
+    /// <summary>UTF-8 of <paramref name="text"/> in pinned memory, valid for this segment's write (DuckDB reads it in
+    /// place).</summary>
+    public ReadOnlySpan<byte> Utf8(string text) => _text.Utf8(text);
 
     /// <summary>MLflow's id of trace <paramref name="trace"/> as UTF-8: <c>tr-</c> and 32 lowercase hex digits. The id
     /// texts live in pinned arrays: DuckDB may read them in place (<c>SetUtf8InPlace</c>) while a segment is written.</summary>
@@ -84,6 +94,7 @@ internal sealed class SegmentRows
         Grow(ref _traceOrder, traces.Count);
         Grow(ref _summaries, traces.Count);
         Grow(ref _firstSpan, traces.Count);
+        Grow(ref _experiments, traces.Count);
         GrowPinned(ref _traceIds, traces.Count * SegmentIds.TraceIdLength);
         GrowPinned(ref _spanIds, spanCount * SegmentIds.SpanIdLength);
         GrowPinned(ref _parentIds, spanCount * SegmentIds.SpanIdLength);
@@ -92,6 +103,10 @@ internal sealed class SegmentRows
         {
             SegmentIds.FormatTraceId(traces[t].Key.TraceId, _traceIds.AsSpan(t * SegmentIds.TraceIdLength, SegmentIds.TraceIdLength));
             _firstSpan[t] = first;
+            _experiments[t] = t > 0 && traces[t - 1].Key.ExperimentId == traces[t].Key.ExperimentId
+                ? _experiments[t - 1]
+                : _text.Utf8(traces[t].Key.ExperimentId);
+
             foreach (ref readonly var span in traces[t].Spans.AsSpan())
             {
                 SegmentIds.FormatSpanId(span.SpanId, _spanIds.AsSpan(first * SegmentIds.SpanIdLength, SegmentIds.SpanIdLength));
@@ -112,7 +127,9 @@ internal sealed class SegmentRows
     {
         Traces = [];
         Array.Clear(_summaries);
+        Array.Clear(_experiments);
         _attributes.Clear();
+        _text.Clear();
     }
 
     /// <summary>The inputs and outputs are the values of attributes (the copier points at them): those attributes live

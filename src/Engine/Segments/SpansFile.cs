@@ -56,20 +56,13 @@ internal sealed class SpansFile : SegmentFile
         var eventNames = events.GetField(0);
         var eventTimes = events.GetField(1);
         var eventAttributes = events.GetField(2);
-        string? experimentId = null;
-        byte[]? experiment = null;
+
         for (var row = 0; row < order.Length; row++)
         {
             var at = order[row];
             var buffer = traces[at.Trace];
             ref readonly var span = ref buffer.Spans[at.Span];
-            if (!ReferenceEquals(buffer.Key.ExperimentId, experimentId))
-            {
-                experimentId = buffer.Key.ExperimentId;
-                experiment = System.Text.Encoding.UTF8.GetBytes(experimentId);
-            }
-
-            c[0].SetUtf8(row, experiment);
+            c[0].SetUtf8InPlace(row, rows.ExperimentId(at.Trace));
             c[1].SetUtf8InPlace(row, rows.TraceId(at.Trace));
             c[2].SetUtf8InPlace(row, rows.SpanId(at));
             if (span.IsRoot)

@@ -40,17 +40,17 @@ internal sealed class TracesFile : SegmentFile
         {
             var trace = order[row];
             var summary = rows.Summary(trace);
-            c[0].SetString(row, summary.ExperimentId);
-            c[1].SetUtf8(row, rows.TraceId(trace));
+            c[0].SetUtf8InPlace(row, rows.Utf8(summary.ExperimentId));
+            c[1].SetUtf8InPlace(row, rows.TraceId(trace));
             c[2].SetInt64(row, rows.SealSequence);
             c[3].SetInt64(row, summary.RequestTimeMs);
             SetOptional(c[4], row, summary.ExecutionDurationMs);
-            c[5].SetString(row, TraceInfoJson.StateName(summary.State));
-            SetOptional(c[6], row, summary.RequestPreview);
-            SetOptional(c[7], row, summary.ResponsePreview);
-            SetOptional(c[8], row, summary.TraceName);
-            SetOptional(c[9], row, summary.SessionId);
-            SetOptional(c[10], row, summary.UserId);
+            c[5].SetUtf8InPlace(row, rows.Utf8(TraceInfoJson.StateName(summary.State)));
+            SetOptional(c[6], row, rows, summary.RequestPreview);
+            SetOptional(c[7], row, rows, summary.ResponsePreview);
+            SetOptional(c[8], row, rows, summary.TraceName);
+            SetOptional(c[9], row, rows, summary.SessionId);
+            SetOptional(c[10], row, rows, summary.UserId);
             var usage = summary.TokenUsage;
             SetOptional(c[11], row, usage?.InputTokens);
             SetOptional(c[12], row, usage?.OutputTokens);
@@ -59,29 +59,54 @@ internal sealed class TracesFile : SegmentFile
             SetOptional(c[15], row, usage?.CacheCreationInputTokens);
             c[16].SetInt32(row, summary.SpanCount);
             c[17].SetInt32(row, summary.ErrorSpanCount);
-            SetList(c[18], row, summary.ServiceNames);
-            SetList(c[19], row, summary.Models);
-            SetList(c[20], row, summary.SpanTypes);
-            SetList(c[21], row, SpanTypeNames(rows.Traces[trace]));
-            SetMap(c[22], row, summary.Tags);
-            SetMap(c[23], row, summary.Metadata);
+            SetList(c[18], row, rows, summary.ServiceNames);
+            SetList(c[19], row, rows, summary.Models);
+            SetList(c[20], row, rows, summary.SpanTypes);
+            SetList(c[21], row, rows, SpanTypeNames(rows.Traces[trace]));
+            SetMap(c[22], row, rows, summary.Tags);
+            SetMap(c[23], row, rows, summary.Metadata);
         }
     }
 
-    /// <summary>Distinct "TYPE:name" of the trace's spans, so "a TOOL span named search_web" is answered from the trace
-    /// row alone (segment-layout.md, Q4).</summary>
+    /// <summary>Distinct "TYPE:name" of the trace's spans, in ordinal order, so "a TOOL span named search_web" is
+    /// answered from the trace row alone (segment-layout.md, Q4). In small traces pairs are compared as bytes first, so
+    /// a string is made per distinct pair, not per span; large traces use a hash set of the strings.</summary>
     private static List<string> SpanTypeNames(TraceBuffer buffer)
     {
-        var names = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (ref readonly var span in buffer.Spans.AsSpan())
+        const int LinearUpTo = 32;
+        var spans = buffer.Spans;
+        string Name(int i) => $"{buffer.GetString(spans[i].SpanType)}:{buffer.GetString(spans[i].Name)}";
+        List<string> names;
+        if (spans.Count > LinearUpTo)
         {
-            names.Add($"{buffer.GetString(span.SpanType)}:{buffer.GetString(span.Name)}");
+            var set = new HashSet<string>(StringComparer.Ordinal);
+            for (var s = 0; s < spans.Count; s++)
+            {
+                set.Add(Name(s));
+            }
+
+            names = [.. set];
+        }
+        else
+        {
+            var distinct = new List<int>();
+            for (var s = 0; s < spans.Count; s++)
+            {
+                if (!distinct.Exists(i => buffer.Bytes(spans[i].SpanType).SequenceEqual(buffer.Bytes(spans[s].SpanType))
+                    && buffer.Bytes(spans[i].Name).SequenceEqual(buffer.Bytes(spans[s].Name))))
+                {
+                    distinct.Add(s);
+                }
+            }
+
+            names = distinct.ConvertAll(Name);
         }
 
-        return [.. names];
+        names.Sort(StringComparer.Ordinal);
+        return names;
     }
 
-    private static void SetOptional(DuckDbVectorWriter column, int row, string? value)
+    private static void SetOptional(DuckDbVectorWriter column, int row, SegmentRows rows, string? value)
     {
         if (value is null)
         {
@@ -89,7 +114,7 @@ internal sealed class TracesFile : SegmentFile
         }
         else
         {
-            column.SetString(row, value);
+            column.SetUtf8InPlace(row, rows.Utf8(value));
         }
     }
 
@@ -105,24 +130,29 @@ internal sealed class TracesFile : SegmentFile
         }
     }
 
-    private static void SetList(DuckDbVectorWriter column, int row, IReadOnlyList<string> values)
+    private static void SetList(DuckDbVectorWriter column, int row, SegmentRows rows, IReadOnlyList<string> values)
     {
         var elements = column.BeginList(row, values.Count, out var at);
         foreach (var value in values)
         {
-            elements.SetString(at++, value);
+            elements.SetUtf8InPlace(at++, rows.Utf8(value));
         }
     }
 
-    private static void SetMap(DuckDbVectorWriter column, int row, IReadOnlyDictionary<string, string> map)
+    /// <summary>MAP entries in ordinal key order (the summaries' maps are sorted dictionaries already; others are
+    /// sorted here).</summary>
+    private static void SetMap(DuckDbVectorWriter column, int row, SegmentRows rows, IReadOnlyDictionary<string, string> map)
     {
         var entries = column.BeginList(row, map.Count, out var at);
         var keys = entries.GetField(0);
         var values = entries.GetField(1);
-        foreach (var (key, value) in map.OrderBy(e => e.Key, StringComparer.Ordinal))
+        IEnumerable<KeyValuePair<string, string>> ordered = map is SortedDictionary<string, string> sorted && ReferenceEquals(sorted.Comparer, StringComparer.Ordinal)
+            ? sorted
+            : map.OrderBy(e => e.Key, StringComparer.Ordinal);
+        foreach (var (key, value) in ordered)
         {
-            keys.SetString(at, key);
-            values.SetString(at, value);
+            keys.SetUtf8InPlace(at, rows.Utf8(key));
+            values.SetUtf8InPlace(at, rows.Utf8(value));
             at++;
         }
     }
