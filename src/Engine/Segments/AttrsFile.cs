@@ -28,8 +28,8 @@ internal sealed class AttrsFile : SegmentFile
             var at = order[row];
             var buffer = traces[at.Trace];
             var attribute = buffer.Attributes[at.Attribute];
-            keys.SetUtf8InPlace(row, buffer.Bytes(attribute.Key));
-            values.SetUtf8InPlace(row, buffer.Bytes(attribute.Value));
+            keys.SetUtf8InPlace(row, Stable(buffer.Bytes(attribute.Key)));
+            values.SetUtf8InPlace(row, Stable(buffer.Bytes(attribute.Value)));
             spanRows.SetInt32(row, at.SpanRow);
         }
     }

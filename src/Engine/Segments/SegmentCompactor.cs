@@ -67,7 +67,7 @@ public sealed class SegmentCompactor : IDisposable
                 "SELECT a.key, a.value, CAST(k.new_row AS INTEGER) AS span_row FROM src_attrs a JOIN kept_rows k ON k.f = a.f AND k.src_row = a.span_row",
                 SegmentFormat.AttrsOrder,
                 Path.Combine(temporary, SegmentFormat.AttrsFile),
-                rowGroupRows: null));
+                SegmentFormat.AttrRowGroupRows));
             _connection.Execute(SegmentFormat.Copy("SELECT * FROM latest_traces", SegmentFormat.TracesOrder, Path.Combine(temporary, SegmentFormat.TracesFile), SegmentFormat.TraceRowGroupRows));
             var merged = Describe(sequence, final, temporary);
             var bytes = SegmentScratch.SyncFiles(temporary);

@@ -4,11 +4,13 @@ using TraceStore.DuckDb.TableFunctions;
 namespace TraceStore.Engine.Segments;
 
 /// <summary>One file of a segment as rows DuckDB can read: its columns, and how to write a run of its rows (in the
-/// file's order, from <see cref="SegmentRows"/>) into an output chunk. Strings from the trace buffers' arenas and the
-/// id texts of <see cref="SegmentRows"/> are handed to DuckDB in place (<c>SetUtf8InPlace</c>): the writer keeps the
-/// arenas pinned and unchanged until its COPYs have finished, and their bytes are UTF-8 the decoder checked.</summary>
+/// file's order, from <see cref="SegmentRows"/>) into an output chunk. Strings are handed to DuckDB in place
+/// (<c>SetUtf8InPlace</c>, no native call per string): id texts and summary strings from <see cref="SegmentRows"/>'
+/// pinned arrays, arena bytes (UTF-8 the decoder checked) through a copy in <see cref="ChunkStrings"/>.</summary>
 internal abstract class SegmentFile
 {
+    private readonly ChunkStrings _strings = new();
+
     public abstract IReadOnlyList<DuckDbColumn> Columns { get; }
 
     public abstract int RowCount(SegmentRows rows);
@@ -17,12 +19,18 @@ internal abstract class SegmentFile
     /// rows 0 .. <paramref name="count"/> - 1, every column (the scan checks the projection is all of them, in order).</summary>
     public abstract void Write(SegmentRows rows, int first, int count, DuckDbTableOutput output);
 
-    /// <summary>Arena or id bytes (pinned for the write, checked UTF-8) read in place by DuckDB, or NULL.</summary>
-    protected static void SetOptional(DuckDbVectorWriter column, int row, ReadOnlySpan<byte> utf8, bool present)
+    /// <summary>Called before each chunk: the strings copied for the previous chunk are no longer needed.</summary>
+    public void BeginChunk() => _strings.Reset();
+
+    /// <summary>Arena bytes as DuckDB may read them in place until the next chunk (<see cref="ChunkStrings"/>).</summary>
+    protected ReadOnlySpan<byte> Stable(ReadOnlySpan<byte> arenaBytes) => _strings.Copy(arenaBytes);
+
+    /// <summary>Arena bytes (checked UTF-8), copied for DuckDB to read in place, or NULL.</summary>
+    protected void SetOptional(DuckDbVectorWriter column, int row, ReadOnlySpan<byte> arenaBytes, bool present)
     {
         if (present)
         {
-            column.SetUtf8InPlace(row, utf8);
+            column.SetUtf8InPlace(row, Stable(arenaBytes));
         }
         else
         {
@@ -92,6 +100,7 @@ internal sealed class SegmentFileFunction(string name, SegmentFile file, Func<Se
             var count = Math.Min(DuckDbTableOutput.Capacity, _total - _next);
             if (count > 0)
             {
+                _file.BeginChunk();
                 _file.Write(_rows, _next, count, output);
                 _next += count;
             }

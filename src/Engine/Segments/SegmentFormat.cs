@@ -42,6 +42,10 @@ public static class SegmentFormat
     /// bench seal, 2026-11-21); smaller groups also keep a get-trace read small.</summary>
     public const int SpanRowGroupRows = 32_768;
 
+    /// <summary>Row groups of the attrs file: DuckDB's writer holds one in memory, and attribute values can be long (at
+    /// DuckDB's default of 122,880 rows, 500-byte values made a 61 MB row group).</summary>
+    public const int AttrRowGroupRows = 32_768;
+
     /// <summary>Row groups of the payload file are small so get-trace reads little beyond its own trace.</summary>
     public const int PayloadRowGroupRows = 8_192;
 
@@ -79,7 +83,7 @@ public static class SegmentFormat
     [
         (SpansFile, "segment_spans", SpanRowGroupRows),
         (PayloadsFile, "segment_payloads", PayloadRowGroupRows),
-        (AttrsFile, "segment_attrs", null),
+        (AttrsFile, "segment_attrs", AttrRowGroupRows),
         (TracesFile, "segment_traces", TraceRowGroupRows),
     ];
 

@@ -127,13 +127,6 @@ public sealed class SegmentWriter : IDisposable
         var copied = new long[SegmentFormat.WrittenFiles.Count];
         var fillBefore = _functions.Sum(f => f.FillTicks);
 
-        // DuckDB reads the arenas' strings in place during the COPYs (no copy, no native call per string).
-        var pins = new System.Buffers.MemoryHandle[traces.Count];
-        for (var i = 0; i < pins.Length; i++)
-        {
-            pins[i] = traces[i].Arena.Pin();
-        }
-
         Volatile.Write(ref _writing, _rows);
         try
         {
@@ -142,10 +135,6 @@ public sealed class SegmentWriter : IDisposable
         finally
         {
             Volatile.Write(ref _writing, null);
-            foreach (var pin in pins)
-            {
-                pin.Dispose();
-            }
         }
 
         var copiedAt = Stopwatch.GetTimestamp();

@@ -74,8 +74,8 @@ internal sealed class SpansFile : SegmentFile
                 c[3].SetUtf8InPlace(row, rows.ParentId(at));
             }
 
-            c[4].SetUtf8InPlace(row, buffer.Bytes(span.Name));
-            c[5].SetUtf8InPlace(row, buffer.Bytes(span.SpanType));
+            c[4].SetUtf8InPlace(row, Stable(buffer.Bytes(span.Name)));
+            c[5].SetUtf8InPlace(row, Stable(buffer.Bytes(span.SpanType)));
             c[6].SetSByte(row, (sbyte)span.Kind);
             c[7].SetInt64(row, (long)span.StartTimeUnixNano);
             SetOptional(c[8], row, (long)span.EndTimeUnixNano, span.HasEnded);
@@ -93,8 +93,8 @@ internal sealed class SpansFile : SegmentFile
             {
                 if (!SegmentRows.IsPayload(span, attribute))
                 {
-                    keys.SetUtf8InPlace(entry, buffer.Bytes(attribute.Key));
-                    values.SetUtf8InPlace(entry, buffer.Bytes(attribute.Value));
+                    keys.SetUtf8InPlace(entry, Stable(buffer.Bytes(attribute.Key)));
+                    values.SetUtf8InPlace(entry, Stable(buffer.Bytes(attribute.Value)));
                     entry++;
                 }
             }
@@ -103,7 +103,7 @@ internal sealed class SpansFile : SegmentFile
             c[18].SetListEntry(row, eventAt, span.Events.Count);
             foreach (ref readonly var spanEvent in buffer.Events.Slice(span.Events))
             {
-                eventNames.SetUtf8InPlace(eventAt, buffer.Bytes(spanEvent.Name));
+                eventNames.SetUtf8InPlace(eventAt, Stable(buffer.Bytes(spanEvent.Name)));
                 eventTimes.SetInt64(eventAt, (long)spanEvent.TimeUnixNano);
                 SetOptional(eventAttributes, eventAt, buffer.Bytes(spanEvent.Attributes), !spanEvent.Attributes.IsEmpty);
                 eventAt++;

@@ -64,10 +64,6 @@ public sealed class ByteArena
 
     public ReadOnlySpan<byte> this[ArenaSlice slice] => _bytes.AsSpan(slice.Offset, slice.Length);
 
-    /// <summary>Pins the arena's bytes where they are, so native code may read slices in place until the handle is
-    /// disposed. The arena must not grow meanwhile (growing moves the bytes to a new array).</summary>
-    public System.Buffers.MemoryHandle Pin() => _bytes.AsMemory().Pin();
-
     public void Truncate(int length)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)length, (uint)Length, nameof(length));

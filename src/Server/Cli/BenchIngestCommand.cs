@@ -76,14 +76,13 @@ internal static class BenchIngestCommand
 
     internal static IReadOnlyList<Configuration> Configurations { get; } =
     [
-        new("defaults", folder => new TraceStoreOptions { DataDirectory = folder }),
-        new("8 MiB segments, 24 MiB", folder => new TraceStoreOptions
+        new("defaults (64 MiB segments)", folder => new TraceStoreOptions { DataDirectory = folder }),
+        new("8 MiB segments, 24 MiB DuckDB", folder => new TraceStoreOptions
         {
             DataDirectory = folder,
             Sealer = new SealerOptions { MaxSegmentBufferBytes = 8L << 20 },
             SegmentWriter = new SegmentWriterOptions { MemoryLimitBytes = 24L << 20 },
         }),
-        new("128 MiB segments", folder => new TraceStoreOptions { DataDirectory = folder, Sealer = new SealerOptions { MaxSegmentBufferBytes = 128L << 20 } }),
         new("2 files at once", folder => new TraceStoreOptions { DataDirectory = folder, SegmentWriter = new SegmentWriterOptions { Threads = 2 } }),
     ];
 

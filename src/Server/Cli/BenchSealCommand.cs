@@ -19,8 +19,10 @@ namespace TraceStore.Server.Cli;
 /// For the decode benchmark's "small" (~400 B) and "genai" (~4 KB) spans, in traces of <c>--spans-per-trace</c>: each
 /// round decodes requests in advance (not timed; every request with new trace ids), copies their spans into an
 /// assembler (timed: "assemble") and lets a real <see cref="Sealer"/> write them as one segment with its catalog commit
-/// (timed: "seal", the wall time of whole segments: staging, the four COPYs to Parquet, fsyncs, rename, catalog). The
-/// configurations take turns round by round, so machine noise falls on all of them alike.
+/// (timed: "seal", the wall time of whole segments: ordering the rows, the four COPYs to Parquet, fsyncs, rename,
+/// catalog). The configurations take turns round by round, so machine noise falls on all of them alike. Processor
+/// time is reported beside wall time, since these machines are shared. A second table gives the ceiling: DuckDB's own
+/// COPY of the same rows from prebuilt tables (<see cref="SealCeiling"/>).
 /// </summary>
 internal static class BenchSealCommand
 {
@@ -41,8 +43,22 @@ internal static class BenchSealCommand
             Directory.CreateDirectory(root);
             try
             {
-                var table = Run(root, TimeSpan.FromSeconds(Math.Max(1, result.GetValue(seconds))), Math.Max(1, result.GetValue(spansPerTrace)), result.InvocationConfiguration.Output);
-                table.Write(result.InvocationConfiguration.Output, result.GetValue(format)!);
+                var output = result.InvocationConfiguration.Output;
+                var (table, ceiling) = Run(root, TimeSpan.FromSeconds(Math.Max(1, result.GetValue(seconds))), Math.Max(1, result.GetValue(spansPerTrace)), output);
+                if (result.GetValue(format) == "json")
+                {
+                    using StringWriter seal = new(), copy = new();
+                    table.Write(seal, "json");
+                    ceiling.Write(copy, "json");
+                    output.WriteLine($"{{\"seal\": {seal.ToString().Trim()}, \"ceiling\": {copy.ToString().Trim()}}}");
+                }
+                else
+                {
+                    table.Write(output, "table");
+                    output.WriteLine();
+                    output.WriteLine("The ceiling: one default-size segment's rows as DuckDB tables, COPYed alone (no ordering, no row production, no fsync; best of 3):");
+                    ceiling.Write(output, "table");
+                }
             }
             finally
             {
@@ -69,8 +85,18 @@ internal static class BenchSealCommand
         new("2 files at once", new SealerOptions(), new SegmentWriterOptions { Threads = 2 }),
     ];
 
-    private static BenchTable Run(string root, TimeSpan perKind, int spansPerTrace, TextWriter progress)
+    private static (BenchTable Seal, BenchTable Ceiling) Run(string root, TimeSpan perKind, int spansPerTrace, TextWriter progress)
     {
+        var ceiling = new BenchTable(
+            ("payload", "payload", -7),
+            ("DuckDB COPY of prebuilt tables", "parquet_options", -34),
+            ("spans", "spans", 7),
+            ("spans/s", "copy_spans_per_second", 10),
+            ("B/span", "disk_bytes_per_span", 7),
+            ("spans ms", "spans_copy_ms", 9),
+            ("payl ms", "payloads_copy_ms", 8),
+            ("attrs ms", "attrs_copy_ms", 9),
+            ("trace ms", "traces_copy_ms", 9));
         var table = new BenchTable(
             ("payload", "payload", -7),
             ("configuration", "configuration", -26),
@@ -96,8 +122,7 @@ internal static class BenchSealCommand
         foreach (var kind in new[] { OtlpBenchmarkPayloads.Small, OtlpBenchmarkPayloads.GenAi })
         {
             var request = new RenewableRequest(OtlpBenchmarkPayloads.Create(kind, seed: 1, spansPerTrace).ToByteArray());
-            var only = Environment.GetEnvironmentVariable("SEAL_ONLY");
-            var contenders = Configurations.Where((c, i) => only is null || only.Split(',').Contains(i.ToString(System.Globalization.CultureInfo.InvariantCulture))).Select((c, i) => new Contender(c, Path.Combine(root, $"{kind}-{i}"))).ToList();
+            var contenders = Configurations.Select((c, i) => new Contender(c, Path.Combine(root, $"{kind}-{i}"))).ToList();
             try
             {
                 using var decoder = new OtlpRequestDecoder();
@@ -157,53 +182,52 @@ internal static class BenchSealCommand
                 }
             }
 
-            if (Environment.GetEnvironmentVariable("SEAL_VARIANTS") is not null)
-            {
-                Variants(kind, request, Path.Combine(root, $"{kind}-variants"), progress);
-            }
+            Ceiling(kind, request, Path.Combine(root, $"{kind}-ceiling"), ceiling);
         }
 
-        return table;
+        return (table, ceiling);
     }
 
-    private static List<TraceBuffer> Traces(RenewableRequest request, long spans)
+    /// <summary>DuckDB alone on one default-size segment's rows (<see cref="SealCeiling"/>), with the writer's Parquet
+    /// options and, to show what compression costs, cheaper ones.</summary>
+    private static void Ceiling(string kind, RenewableRequest request, string folder, BenchTable table)
     {
-        var assembler = new SpanAssembler(new AssemblerOptions(), new MemoryBudget(64L << 30));
-        using var decoder = new OtlpRequestDecoder();
-        var batch = new SpanBatch();
-        for (long added = 0; added < spans; added += batch.Spans.Count)
-        {
-            request.Renew();
-            decoder.Decode(new ReadOnlySequence<byte>(request.Body), OtlpPayloadFormat.Protobuf, OtlpContentEncoding.Identity, batch);
-            assembler.Add(batch, "0", 1);
-        }
-
-        return [.. assembler.TakeAll().Select(t => t.Buffer)];
-    }
-
-    private static void Variants(string kind, RenewableRequest request, string folder, TextWriter output)
-    {
-        var traces = Traces(request, kind == OtlpBenchmarkPayloads.Small ? 31_200 : 4_750);
+        var traces = Traces(request, new SealerOptions().MaxSegmentBufferBytes);
         var spans = traces.Sum(t => t.Spans.Count);
-        var variants = new (string Name, string Options)[]
+        var variants = new (string Name, string? Options)[]
         {
-            ("zstd (current)", "COMPRESSION zstd"),
-            ("zstd level 1", "COMPRESSION zstd, COMPRESSION_LEVEL 1"),
-            ("zstd, parquet v2", "COMPRESSION zstd, PARQUET_VERSION V2"),
-            ("zstd 1, parquet v2", "COMPRESSION zstd, COMPRESSION_LEVEL 1, PARQUET_VERSION V2"),
+            ("writer's options (zstd, v2 pages)", null),
+            ("zstd level 1, v2 pages", "COMPRESSION zstd, COMPRESSION_LEVEL 1, PARQUET_VERSION V2"),
             ("snappy", "COMPRESSION snappy"),
             ("uncompressed", "COMPRESSION uncompressed"),
         };
         foreach (var (name, options) in variants)
         {
-            var results = SealCeiling.Measure(traces, folder, repeats: 3, (i, select, path) =>
+            var results = SealCeiling.Measure(traces, folder, repeats: 3, options is null ? null : (i, select, path) =>
             {
                 var rowGroup = SegmentFormat.WrittenFiles[i].RowGroupRows is { } n ? $", ROW_GROUP_SIZE {n}" : "";
                 return $"COPY ({select}) TO '{path}' (FORMAT parquet, {options}{rowGroup})";
             });
-            var total = results.Sum(r => r.Copy.TotalSeconds);
-            output.WriteLine($"{kind,-6} {name,-22} {spans / total,10:N0} spans/s  " + string.Join("  ", results.Select(r => $"{r.File} {r.Copy.TotalMilliseconds,6:F0} ms {(double)r.Bytes / spans,6:F1} B/span")));
+            var seconds = results.Sum(r => r.Copy.TotalSeconds);
+            double Ms(string file) => results.Single(r => r.File == file).Copy.TotalMilliseconds;
+            table.Add(kind, name, spans, spans / seconds, results.Sum(r => r.Bytes) / (double)spans, Ms(SegmentFormat.SpansFile), Ms(SegmentFormat.PayloadsFile), Ms(SegmentFormat.AttrsFile), Ms(SegmentFormat.TracesFile));
         }
+    }
+
+    /// <summary>The traces of new requests of about <paramref name="bufferBytes"/> of trace buffers, assembled.</summary>
+    private static List<TraceBuffer> Traces(RenewableRequest request, long bufferBytes)
+    {
+        var assembler = new SpanAssembler(new AssemblerOptions(), new MemoryBudget(64L << 30));
+        using var decoder = new OtlpRequestDecoder();
+        var batch = new SpanBatch();
+        for (long grown = 0; grown < bufferBytes;)
+        {
+            request.Renew();
+            decoder.Decode(new ReadOnlySequence<byte>(request.Body), OtlpPayloadFormat.Protobuf, OtlpContentEncoding.Identity, batch);
+            grown += assembler.Add(batch, "0", 1).GrownBytes;
+        }
+
+        return [.. assembler.TakeAll().Select(t => t.Buffer)];
     }
 
     private static double Median(List<double> values)

@@ -29,19 +29,11 @@ internal static class SealCeiling
         });
         using var connection = database.Connect();
         var files = new SegmentFile[] { new SpansFile(), new PayloadsFile(), new AttrsFile(), new TracesFile() };
-        var pins = traces.Select(t => t.Arena.Pin()).ToList();
-        try
+        for (var i = 0; i < files.Length; i++)
         {
-            for (var i = 0; i < files.Length; i++)
-            {
-                var (file, function, _) = SegmentFormat.WrittenFiles[i];
-                connection.RegisterTableFunction(new SegmentFileFunction(function, files[i], () => rows));
-                connection.Execute($"CREATE TABLE t{i} AS SELECT * FROM {function}()");
-            }
-        }
-        finally
-        {
-            pins.ForEach(p => p.Dispose());
+            var (_, function, _) = SegmentFormat.WrittenFiles[i];
+            connection.RegisterTableFunction(new SegmentFileFunction(function, files[i], () => rows));
+            connection.Execute($"CREATE TABLE t{i} AS SELECT * FROM {function}()");
         }
 
         var results = new List<Result>();

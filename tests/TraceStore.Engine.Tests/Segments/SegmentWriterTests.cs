@@ -118,6 +118,37 @@ public sealed class SegmentWriterTests : IDisposable
         Assert.Equal(0, Scalar(connection, $"SELECT count(*) FROM ({fromSpans} EXCEPT ALL {fromAttrs})"));
         Assert.True(Scalar(connection, $"SELECT count(*) FROM ({fromAttrs})") > 7 * 2600);
 
+        // Every string is the one the buffers hold (DuckDB reads strings in place, chunk by chunk): each span's
+        // attributes and payloads, compared with the input, row for row.
+        var expectedAttributes = new List<string>();
+        var expectedPayloads = new List<string>();
+        foreach (var trace in traces)
+        {
+            foreach (ref readonly var span in trace.Spans.AsSpan())
+            {
+                var id = $"{trace.Key.ExperimentId}/{span.SpanId.ToHex()}";
+                foreach (ref readonly var attribute in trace.Attributes.Slice(span.Attributes))
+                {
+                    if (attribute.Value != span.Inputs && attribute.Value != span.Outputs)
+                    {
+                        expectedAttributes.Add($"{id} {trace.GetString(attribute.Key)}={trace.GetString(attribute.Value)}");
+                    }
+                }
+
+                if (!span.Inputs.IsEmpty || !span.Outputs.IsEmpty)
+                {
+                    expectedPayloads.Add($"{span.SpanId.ToHex()} {trace.GetString(span.Inputs)} {trace.GetString(span.Outputs)}");
+                }
+            }
+        }
+
+        var storedAttributes = Rows(connection, $"SELECT experiment_id || '/' || span_id || ' ' || e.key || '=' || e.value FROM read_parquet({spans}), unnest(map_entries(attributes)) AS t(e)")
+            .Select(r => (string)r[0]!);
+        var storedPayloads = Rows(connection, $"SELECT span_id || ' ' || coalesce(inputs, '') || ' ' || coalesce(outputs, '') FROM read_parquet({payloads})")
+            .Select(r => (string)r[0]!);
+        Assert.Equal(expectedAttributes.Order(StringComparer.Ordinal), storedAttributes.Order(StringComparer.Ordinal));
+        Assert.Equal(expectedPayloads.Order(StringComparer.Ordinal), storedPayloads.Order(StringComparer.Ordinal));
+
         // Payload rows follow the spans file's order: their spans' positions there only grow.
         Assert.Equal(250, Scalar(connection, $"SELECT count(*) FROM read_parquet({payloads})"));
         Assert.Equal(0, Scalar(connection, $"""
