@@ -109,8 +109,9 @@ internal readonly unsafe struct DuckDbVectorWriter
     /// VARCHAR that DuckDB reads where it is: a string of more than 12 bytes is not copied into the vector, its
     /// <c>string_t</c> points at <paramref name="utf8"/>. For bulk producers whose bytes are already checked, where a
     /// native call and a copy per string would dominate. Contract: <paramref name="utf8"/> is valid UTF-8 (not checked
-    /// here), and its memory is pinned or native and stays unchanged until the statement reading this vector has
-    /// finished.
+    /// here), and its memory is pinned or native and stays unchanged until DuckDB has consumed the chunk (a table
+    /// function's output chunk is consumed before the function is called again: operators that keep rows, such as
+    /// COPY's row-group buffer, copy the strings).
     /// </summary>
     public void SetUtf8InPlace(int row, ReadOnlySpan<byte> utf8)
     {

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using Google.Protobuf;
 using TraceStore.Engine;
 using TraceStore.Engine.Ingest;
 using TraceStore.Engine.Segments;
@@ -11,7 +10,7 @@ namespace TraceStore.Server.Cli;
 
 /// <summary>
 /// <c>tracestore bench ingest</c>: the whole ingest path in process, sustained. For the decode benchmark's "small" and
-/// "genai" spans (in traces of <c>--spans-per-trace</c>), <c>--producers</c> concurrent producers call
+/// "genai" spans and "genai-text" (genai spans with prose-like text), in traces of <c>--spans-per-trace</c>, <c>--producers</c> concurrent producers call
 /// <see cref="Engine.TraceStore.IngestAsync"/> back to back, each request with new trace and span ids: decode, WAL
 /// append with fsync group commit, assembly, and the store's own sealer writing segments behind it. A producer told
 /// "overloaded" waits 10 ms and retries (far sooner than the retry-after asks: the store is kept at its limit). After a
@@ -76,14 +75,14 @@ internal static class BenchIngestCommand
 
     internal static IReadOnlyList<Configuration> Configurations { get; } =
     [
-        new("defaults (64 MiB segments)", folder => new TraceStoreOptions { DataDirectory = folder }),
+        new("defaults", folder => new TraceStoreOptions { DataDirectory = folder }),
         new("8 MiB segments, 24 MiB DuckDB", folder => new TraceStoreOptions
         {
             DataDirectory = folder,
             Sealer = new SealerOptions { MaxSegmentBufferBytes = 8L << 20 },
-            SegmentWriter = new SegmentWriterOptions { MemoryLimitBytes = 24L << 20 },
+            SegmentWriter = new SegmentWriterOptions { MemoryLimitBytes = 24L << 20, Threads = 1 },
         }),
-        new("2 files at once", folder => new TraceStoreOptions { DataDirectory = folder, SegmentWriter = new SegmentWriterOptions { Threads = 2 } }),
+        new("1 file at a time", folder => new TraceStoreOptions { DataDirectory = folder, SegmentWriter = new SegmentWriterOptions { Threads = 1 } }),
     ];
 
     /// <summary>One run's counts over its window.</summary>
@@ -92,8 +91,8 @@ internal static class BenchIngestCommand
     private static async Task<BenchTable> Run(string root, Settings settings, TextWriter progress)
     {
         var table = new BenchTable(
-            ("payload", "payload", -7),
-            ("configuration", "configuration", -24),
+            ("payload", "payload", -10),
+            ("configuration", "configuration", -30),
             ("runs", "runs", 5),
             ("accepted/s", "accepted_spans_per_second", 12),
             ("sealed/s", "sealed_spans_per_second", 12),
@@ -105,12 +104,13 @@ internal static class BenchIngestCommand
             ("peak MiB", "memory_budget_peak_mib", 9),
             ("CPU %", "process_cpu_percent_of_machine", 6));
         progress.WriteLine($"bench ingest: {settings.Producers} producers, {settings.SpansPerTrace} spans per trace, warm-up until the budget's high watermark ({WarmUp.TotalSeconds:F0}-{LongestWarmUp.TotalSeconds:F0} s) + {settings.Window.TotalSeconds:F0} s per run, {settings.Rounds} round(s), {Environment.ProcessorCount} cores, load average {BenchSealCommand.LoadAverage()}");
-        foreach (var kind in new[] { OtlpBenchmarkPayloads.Small, OtlpBenchmarkPayloads.GenAi })
+        foreach (var kind in new[] { OtlpBenchmarkPayloads.Small, OtlpBenchmarkPayloads.GenAi, OtlpBenchmarkPayloads.GenAiVariedText })
         {
-            var requests = Enumerable.Range(1, settings.Producers)
-                .Select(p => new RenewableRequest(OtlpBenchmarkPayloads.Create(kind, seed: p, settings.SpansPerTrace).ToByteArray()))
+            // Each producer hands out its own distinct requests (BenchRequests), so segments do not repeat content.
+            var requests = Enumerable.Range(0, settings.Producers)
+                .Select(p => new BenchRequests(kind, settings.SpansPerTrace, firstSeed: 1 + (p * BenchRequests.Count)))
                 .ToArray();
-            var otlpPerSpan = requests.Average(r => (double)r.Body.Length / r.Spans);
+            var otlpPerSpan = requests.Average(r => r.BytesPerSpan);
             var outcomes = Configurations.Select(_ => new List<Outcome>()).ToArray();
             for (var round = 0; round < settings.Rounds; round++)
             {
@@ -144,14 +144,15 @@ internal static class BenchIngestCommand
         return table;
     }
 
-    private static async Task<Outcome> Measure(TraceStoreOptions options, RenewableRequest[] requests, double otlpPerSpan, Settings settings)
+    private static async Task<Outcome> Measure(TraceStoreOptions options, BenchRequests[] requests, double otlpPerSpan, Settings settings)
     {
         var store = Engine.TraceStore.Open(options);
         await using var closing = store.ConfigureAwait(false);
         using var stop = new CancellationTokenSource();
         long accepted = 0, overloaded = 0;
-        var producers = requests.Select(request => Task.Run(async () =>
+        var producers = requests.Select(pool => Task.Run(async () =>
         {
+            var request = pool.Next();
             while (!stop.IsCancellationRequested)
             {
                 var result = await store.IngestAsync(new OtlpPayload(request.Body, OtlpPayloadFormat.Protobuf)).ConfigureAwait(false);
@@ -159,7 +160,7 @@ internal static class BenchIngestCommand
                 {
                     case IngestOutcome.Accepted:
                         Interlocked.Add(ref accepted, result.AcceptedSpans);
-                        request.Renew();
+                        request = pool.Next();
                         break;
                     case IngestOutcome.Overloaded:
                         Interlocked.Increment(ref overloaded);

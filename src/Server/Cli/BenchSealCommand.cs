@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.CommandLine;
 using System.Diagnostics;
-using Google.Protobuf;
 using Microsoft.Extensions.Logging.Abstractions;
 using TraceStore.Engine.Admission;
 using TraceStore.Engine.Assembly;
@@ -16,8 +15,10 @@ namespace TraceStore.Server.Cli;
 
 /// <summary>
 /// <c>tracestore bench seal</c>: how fast sealed traces become Parquet segments, and how many bytes they take on disk.
-/// For the decode benchmark's "small" (~400 B) and "genai" (~4 KB) spans, in traces of <c>--spans-per-trace</c>: each
-/// round decodes requests in advance (not timed; every request with new trace ids), copies their spans into an
+/// For the decode benchmark's "small" (~400 B) and "genai" (~4 KB) spans, and "genai-text" (genai spans whose text
+/// compresses like prose rather than 15 repeated words), in traces of <c>--spans-per-trace</c>: each
+/// round decodes requests in advance (not timed; 64 distinct requests in turn, each with new ids: <see
+/// cref="BenchRequests"/>), copies their spans into an
 /// assembler (timed: "assemble") and lets a real <see cref="Sealer"/> write them as one segment with its catalog commit
 /// (timed: "seal", the wall time of whole segments: ordering the rows, the four COPYs to Parquet, fsyncs, rename,
 /// catalog). The configurations take turns round by round, so machine noise falls on all of them alike. Processor
@@ -78,17 +79,17 @@ internal static class BenchSealCommand
 
     internal static IReadOnlyList<Configuration> Configurations { get; } =
     [
-        new("defaults (64 MiB segments)", new SealerOptions(), new SegmentWriterOptions()),
-        new("8 MiB segments, 24 MiB DuckDB", new SealerOptions { MaxSegmentBufferBytes = 8L << 20 }, new SegmentWriterOptions { MemoryLimitBytes = 24L << 20 }),
+        new("defaults", new SealerOptions(), new SegmentWriterOptions()),
+        new("1 file at a time", new SealerOptions(), new SegmentWriterOptions { Threads = 1 }),
+        new("8 MiB segments, 24 MiB DuckDB, 1 file", new SealerOptions { MaxSegmentBufferBytes = 8L << 20 }, new SegmentWriterOptions { MemoryLimitBytes = 24L << 20, Threads = 1 }),
         new("32 MiB segments", new SealerOptions { MaxSegmentBufferBytes = 32L << 20 }, new SegmentWriterOptions()),
         new("128 MiB segments", new SealerOptions { MaxSegmentBufferBytes = 128L << 20 }, new SegmentWriterOptions()),
-        new("2 files at once", new SealerOptions(), new SegmentWriterOptions { Threads = 2 }),
     ];
 
     private static (BenchTable Seal, BenchTable Ceiling) Run(string root, TimeSpan perKind, int spansPerTrace, TextWriter progress)
     {
         var ceiling = new BenchTable(
-            ("payload", "payload", -7),
+            ("payload", "payload", -10),
             ("DuckDB COPY of prebuilt tables", "parquet_options", -34),
             ("spans", "spans", 7),
             ("spans/s", "copy_spans_per_second", 10),
@@ -98,8 +99,8 @@ internal static class BenchSealCommand
             ("attrs ms", "attrs_copy_ms", 9),
             ("trace ms", "traces_copy_ms", 9));
         var table = new BenchTable(
-            ("payload", "payload", -7),
-            ("configuration", "configuration", -26),
+            ("payload", "payload", -10),
+            ("configuration", "configuration", -38),
             ("segments", "segments", 8),
             ("spans/seg", "spans_per_segment", 10),
             ("seal spans/s", "seal_spans_per_second", 13),
@@ -119,9 +120,9 @@ internal static class BenchSealCommand
             ("sync%", "time_percent_sync", 7),
             ("other%", "time_percent_other", 7));
         progress.WriteLine($"bench seal: {spansPerTrace} spans per trace, {perKind.TotalSeconds:F0} s per payload kind, {Environment.ProcessorCount} cores, load average {LoadAverage()}");
-        foreach (var kind in new[] { OtlpBenchmarkPayloads.Small, OtlpBenchmarkPayloads.GenAi })
+        foreach (var kind in new[] { OtlpBenchmarkPayloads.Small, OtlpBenchmarkPayloads.GenAi, OtlpBenchmarkPayloads.GenAiVariedText })
         {
-            var request = new RenewableRequest(OtlpBenchmarkPayloads.Create(kind, seed: 1, spansPerTrace).ToByteArray());
+            var request = new BenchRequests(kind, spansPerTrace);
             var contenders = Configurations.Select((c, i) => new Contender(c, Path.Combine(root, $"{kind}-{i}"))).ToList();
             try
             {
@@ -139,7 +140,7 @@ internal static class BenchSealCommand
                     contenders[round % contenders.Count].Round(request, decoder, count: true);
                 }
 
-                var otlpPerSpan = (double)request.Body.Length / request.Spans;
+                var otlpPerSpan = request.BytesPerSpan;
                 foreach (var c in contenders)
                 {
                     if (c.Failure is { } failure)
@@ -190,7 +191,7 @@ internal static class BenchSealCommand
 
     /// <summary>DuckDB alone on one default-size segment's rows (<see cref="SealCeiling"/>), with the writer's Parquet
     /// options and, to show what compression costs, cheaper ones.</summary>
-    private static void Ceiling(string kind, RenewableRequest request, string folder, BenchTable table)
+    private static void Ceiling(string kind, BenchRequests request, string folder, BenchTable table)
     {
         var traces = Traces(request, new SealerOptions().MaxSegmentBufferBytes);
         var spans = traces.Sum(t => t.Spans.Count);
@@ -215,15 +216,14 @@ internal static class BenchSealCommand
     }
 
     /// <summary>The traces of new requests of about <paramref name="bufferBytes"/> of trace buffers, assembled.</summary>
-    private static List<TraceBuffer> Traces(RenewableRequest request, long bufferBytes)
+    private static List<TraceBuffer> Traces(BenchRequests requests, long bufferBytes)
     {
         var assembler = new SpanAssembler(new AssemblerOptions(), new MemoryBudget(64L << 30));
         using var decoder = new OtlpRequestDecoder();
         var batch = new SpanBatch();
         for (long grown = 0; grown < bufferBytes;)
         {
-            request.Renew();
-            decoder.Decode(new ReadOnlySequence<byte>(request.Body), OtlpPayloadFormat.Protobuf, OtlpContentEncoding.Identity, batch);
+            decoder.Decode(new ReadOnlySequence<byte>(requests.Next().Body), OtlpPayloadFormat.Protobuf, OtlpContentEncoding.Identity, batch);
             grown += assembler.Add(batch, "0", 1).GrownBytes;
         }
 
@@ -296,7 +296,7 @@ internal static class BenchSealCommand
         public string? Failure { get; private set; }
 
         /// <summary>Decodes enough new requests for one segment (not timed), assembles them and seals them.</summary>
-        public void Round(RenewableRequest request, OtlpRequestDecoder decoder, bool count)
+        public void Round(BenchRequests pool, OtlpRequestDecoder decoder, bool count)
         {
             if (Failure is not null)
             {
@@ -311,8 +311,7 @@ internal static class BenchSealCommand
 
             for (var i = 0; i < requests; i++)
             {
-                request.Renew();
-                decoder.Decode(new ReadOnlySequence<byte>(request.Body), OtlpPayloadFormat.Protobuf, OtlpContentEncoding.Identity, _batches[i]);
+                decoder.Decode(new ReadOnlySequence<byte>(pool.Next().Body), OtlpPayloadFormat.Protobuf, OtlpContentEncoding.Identity, _batches[i]);
             }
 
             var started = Stopwatch.GetTimestamp();
