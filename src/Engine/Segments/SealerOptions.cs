@@ -22,8 +22,10 @@ public sealed record SealerOptions
     /// <summary>Most trace-buffer bytes (as counted in the memory budget) written as one segment; more pending is
     /// written as several. The writer streams rows into DuckDB, so its DuckDB memory does not grow with this; what does
     /// is the writer's ordering arrays (about 100 bytes per span and 30 per attribute, for the time of one write).
-    /// Each segment has fixed costs (four files and their fsyncs, catalog transactions), so larger is faster: bench
-    /// seal, small spans, 2026-11-21: 8 MiB segments 54K spans/s, 32 MiB 75K, 64 MiB 81K. Default 64 MiB.</summary>
+    /// Each segment has fixed costs (four files and their fsyncs, catalog transactions, Parquet footers): bench seal,
+    /// 2026-11-21, one file at a time and 24 MiB of DuckDB memory as before, 8 MiB segments sealed small spans at 60K
+    /// spans/s and GenAI at 13K (728 B/span); at 64 MiB, two files at once, 80K and 27K (706 B/span); 32 and 128 MiB
+    /// were within 5 % of 64. Default 64 MiB.</summary>
     public long MaxSegmentBufferBytes { get; init; } = 64L << 20;
 
     public SealerOptions Validate()

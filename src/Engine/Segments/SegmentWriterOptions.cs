@@ -16,10 +16,9 @@ public sealed record SegmentWriterOptions
     public long MemoryLimitBytes { get; init; } = 512L << 20;
 
     /// <summary>Files of a segment written at once, each on its own thread and DuckDB connection (DuckDB writes one
-    /// file on one thread). Default 2: on the 2-core machine, with nothing else running, bench seal sealed small spans
-    /// 1.37x faster (132K against 97K spans/s) and GenAI spans 1.41x, and bench ingest sustained 1.33x (small) and
-    /// 1.12x (GenAI) the sealed spans/s of one at a time; with the machine loaded by other work it made no difference
-    /// either way. Each file being written holds one row group in DuckDB.</summary>
+    /// file on one thread). Default 2: on the 2-core machine (bench seal, 64 distinct requests, load 1.4-2.6) small
+    /// spans sealed at 80K spans/s against 63K one file at a time, GenAI spans 27K against 19K; with the machine loaded
+    /// by other work it made no difference either way. Each file being written holds one row group in DuckDB.</summary>
     public int Threads { get; init; } = 2;
 
     public SegmentWriterOptions Validate()
