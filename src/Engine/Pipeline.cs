@@ -59,7 +59,7 @@ internal sealed class Pipeline : IAsyncDisposable
                 EngineLog.UncommittedSegmentRemoved(logger, removed);
             }
 
-            writer = new SegmentWriter(catalog.SegmentsFolder);
+            writer = new SegmentWriter(catalog.SegmentsFolder, options.SegmentWriter);
             var assembler = new SpanAssembler(options.Assembler, budget);
             var pipeline = new Pipeline(catalog, writer, assembler, budget, options, logger);
             budget.HighWatermarkCrossed += pipeline.Sealer.Signal;

@@ -32,6 +32,8 @@ public sealed record TraceStoreOptions
     /// <summary>The clock of retention (its cutoff), of the maintenance loop's interval, and of the times stamped on
     /// deletions and tag changes. Tests set their own to control time.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+    /// <summary>How segment files are written (the writer's DuckDB memory, files written at once).</summary>
+    public SegmentWriterOptions SegmentWriter { get; init; } = new();
 
     /// <summary>Limits applied to every request (and again at replay).</summary>
     public OtlpDecoderOptions Decoder { get; init; } = OtlpDecoderOptions.Default;
@@ -69,6 +71,7 @@ public sealed record TraceStoreOptions
         Compaction.Validate();
         Retention.Validate();
         ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
+        SegmentWriter.Validate();
         Decoder.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThan(HighWatermarkFraction, 0.1, nameof(HighWatermarkFraction));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(HighWatermarkFraction, 1.0, nameof(HighWatermarkFraction));

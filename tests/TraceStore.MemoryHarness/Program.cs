@@ -4,6 +4,7 @@ using System.Text.Json;
 using TraceStore.Engine;
 using TraceStore.Engine.Ingest;
 using TraceStore.MemoryHarness;
+using TraceStore.OtlpOracle;
 using TraceStore.Protocol.Content;
 using TraceStore.Protocol.Otlp;
 using TraceStore.Testing;
@@ -85,10 +86,10 @@ var seconds = double.Parse(args[3], CultureInfo.InvariantCulture);
 var producers = int.Parse(args[4], CultureInfo.InvariantCulture);
 var requestKiB = int.Parse(args[5], CultureInfo.InvariantCulture);
 // Every request is new (its own trace ids, traces of 10 spans), so every accepted span can be counted in the segments
-// afterwards. Each producer's body is built before the baseline and renewed in place (UniquePayload), so the growth
+// afterwards. Each producer's body is built before the baseline and renewed in place (RenewableRequest), so the growth
 // measured is the store's, not the harness building requests.
 var spansPerRequest = Math.Max(10, requestKiB * 1024 / 600 / 10 * 10);
-var payloads = Enumerable.Range(1, producers).Select(p => new UniquePayload(spansPerRequest, valueBytes: 500, seed: p, spansPerTrace: 10)).ToArray();
+var payloads = Enumerable.Range(1, producers).Select(p => new RenewableRequest(OtlpTestRequests.Protobuf(spansPerRequest, valueBytes: 500, seed: p, spansPerTrace: 10))).ToArray();
 var overloadStore = TraceStore.Engine.TraceStore.Open(options);
 const int WarmupRequests = 8;
 for (var w = 0; w < WarmupRequests; w++)

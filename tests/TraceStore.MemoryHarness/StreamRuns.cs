@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using TraceStore.Engine;
 using TraceStore.Engine.Ingest;
+using TraceStore.OtlpOracle;
 using TraceStore.Protocol.Content;
 using TraceStore.Testing;
 
@@ -62,7 +63,7 @@ internal static class StreamRuns
     /// of attribute value, from <paramref name="producers"/> concurrent producers.</summary>
     public static async Task<object> LargeSpansAsync(TraceStoreOptions options, int spans, int spanBytes, int producers)
     {
-        var payloads = Enumerable.Range(1, producers).Select(p => new UniquePayload(1, valueBytes: spanBytes, seed: p, spansPerTrace: 1)).ToArray();
+        var payloads = Enumerable.Range(1, producers).Select(p => new RenewableRequest(OtlpTestRequests.Protobuf(1, valueBytes: spanBytes, seed: p, spansPerTrace: 1))).ToArray();
         await WarmUpAsync(options, payloads[0].Body);
         payloads[0].Renew();
         var baseline = ProcessMemory.ResidentBytes();

@@ -10,37 +10,70 @@ namespace TraceStore.OtlpOracle;
 /// <summary>
 /// Deterministic export requests for decoder benchmarks: "small" spans of about 400 bytes (HTTP-style attributes)
 /// and "genai" spans of about 4 KB (an LLM call with JSON inputs and outputs, token counts, model). Both are about
-/// 1 MB per request, the size of a busy BatchSpanProcessor export.
+/// 1 MB per request, the size of a busy BatchSpanProcessor export. By default every span has its own random trace id
+/// (what the decoder benchmarks measure); with <c>spansPerTrace</c> above 1 the spans come in traces of that many: the
+/// first of each trace is its root and the parent of the others (what the sealing benchmarks need: traces that complete).
 /// </summary>
 public static class OtlpBenchmarkPayloads
 {
     public const string Small = "small";
     public const string GenAi = "genai";
 
+    /// <summary>"genai" spans whose inputs and outputs are drawn from a 20,000-word vocabulary with Zipf-like
+    /// frequencies instead of 15 words: text that compresses about as real prose does (zstd about 2-3x, where the 15-word
+    /// text compresses tens of times), for measuring bytes on disk. Not used by the decoder benchmarks.</summary>
+    public const string GenAiVariedText = "genai-text";
+
+    private static readonly Lazy<string[]> Vocabulary = new(() =>
+    {
+        var random = new Random(20_000);
+        return [.. Enumerable.Range(0, 20_000).Select(_ => new string([.. Enumerable.Range(0, random.Next(2, 11)).Select(_ => (char)('a' + random.Next(26)))]))];
+    });
+
     private static readonly string[] Words =
         ["the", "order", "refund", "policy", "shipping", "invoice", "customer", "asked", "about", "delivery", "damaged", "items", "ünïcödé", "€", "日本"];
 
-    public static ExportTraceServiceRequest Create(string kind, int seed = 1) => kind switch
+    public static ExportTraceServiceRequest Create(string kind, int seed = 1, int spansPerTrace = 1) => kind switch
     {
-        Small => Build(2600, seed, SmallSpan),
-        GenAi => Build(250, seed, GenAiSpan),
+        Small => Build(2600, seed, spansPerTrace, SmallSpan),
+        GenAi => Build(250, seed, spansPerTrace, (random, i) => GenAiSpan(random, i, Words)),
+        GenAiVariedText => Build(250, seed, spansPerTrace, (random, i) => GenAiSpan(random, i, null)),
         _ => throw new ArgumentException($"Unknown payload kind {kind}; use {Small} or {GenAi}.", nameof(kind)),
     };
 
     /// <summary>OTLP/JSON of the request, ids as hex.</summary>
     public static string Json(ExportTraceServiceRequest request) => OtlpJson.Format(request);
 
-    private static ExportTraceServiceRequest Build(int spanCount, int seed, Func<Random, int, Span> span)
+    private static ExportTraceServiceRequest Build(int spanCount, int seed, int spansPerTrace, Func<Random, int, Span> span)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(spansPerTrace, 1);
         var random = new Random(seed);
         var resource = new Resource();
         resource.Attributes.Add(Attribute("service.name", "support-rag-agent"));
         resource.Attributes.Add(Attribute("telemetry.sdk.language", "python"));
         resource.Attributes.Add(Attribute("telemetry.sdk.version", "1.20.1"));
         var scope = new ScopeSpans { Scope = new InstrumentationScope { Name = "openinference.instrumentation.openai", Version = "0.1.2" } };
+        Span? root = null;
         for (var i = 0; i < spanCount; i++)
         {
-            scope.Spans.Add(span(random, i));
+            // Every span draws its own ids either way, so the default (one span per trace) stays byte for byte what the
+            // decoder benchmarks have always measured.
+            var next = span(random, i);
+            if (spansPerTrace > 1)
+            {
+                if (i % spansPerTrace == 0)
+                {
+                    root = next;
+                    next.ParentSpanId = ByteString.Empty;
+                }
+                else
+                {
+                    next.TraceId = root!.TraceId;
+                    next.ParentSpanId = root.SpanId;
+                }
+            }
+
+            scope.Spans.Add(next);
         }
 
         var resourceSpans = new ResourceSpans { Resource = resource };
@@ -81,15 +114,16 @@ public static class OtlpBenchmarkPayloads
         return span;
     }
 
-    private static Span GenAiSpan(Random random, int i)
+    /// <param name="words">The vocabulary drawn from uniformly, or null for the 20,000-word Zipf-like one.</param>
+    private static Span GenAiSpan(Random random, int i, string[]? words)
     {
         var span = Common(random, i, "ChatCompletion");
         span.Attributes.Add(Attribute("openinference.span.kind", "LLM"));
         span.Attributes.Add(Attribute("llm.model_name", "gpt-4.1-mini"));
         span.Attributes.Add(Attribute("llm.provider", "openai"));
-        span.Attributes.Add(Attribute("input.value", Messages(random, 1700)));
+        span.Attributes.Add(Attribute("input.value", Messages(random, 1700, words)));
         span.Attributes.Add(Attribute("input.mime_type", "application/json"));
-        span.Attributes.Add(Attribute("output.value", Messages(random, 1700)));
+        span.Attributes.Add(Attribute("output.value", Messages(random, 1700, words)));
         span.Attributes.Add(Attribute("output.mime_type", "application/json"));
         span.Attributes.Add(Attribute("llm.token_count.prompt", random.Next(100, 4000)));
         span.Attributes.Add(Attribute("llm.token_count.completion", random.Next(10, 800)));
@@ -103,12 +137,14 @@ public static class OtlpBenchmarkPayloads
         return span;
     }
 
-    private static string Messages(Random random, int bytes)
+    private static string Messages(Random random, int bytes, string[]? words)
     {
         var text = new StringBuilder("{\"messages\": [{\"role\": \"user\", \"content\": \"");
         while (text.Length < bytes - 4)
         {
-            text.Append(Words[random.Next(Words.Length)]).Append(' ');
+            // Zipf-like: rank = 20,000 * u^4 makes the few common words most of the text.
+            var word = words is null ? Vocabulary.Value[(int)(Vocabulary.Value.Length * Math.Pow(random.NextDouble(), 4))] : words[random.Next(words.Length)];
+            text.Append(word).Append(' ');
         }
 
         return text.Append("\"}]}").ToString();

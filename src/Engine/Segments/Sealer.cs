@@ -196,8 +196,7 @@ public sealed class Sealer : IAsyncDisposable
             {
                 byKey.Add(part.Key, traces.Count);
                 traces.Add(part);
-                SpanRowWriter.FormatTraceId(part.Key.TraceId, id);
-                ids.Add(System.Text.Encoding.ASCII.GetString(id));
+                ids.Add(SegmentIds.TraceIdText(part.Key.TraceId));
                 continue;
             }
 
@@ -426,14 +425,17 @@ public sealed class Sealer : IAsyncDisposable
 
     /// <summary>
     /// Writes one trace as consecutive segments of a slice of its spans each, halving the slice while DuckDB runs out
-    /// of memory and doubling it again after each slice written: each slice is a part like any other (the next one's summary extends the last), so the trace ends up
-    /// whole. If a slice still fails, the slices written stay committed and the trace stays pending: the next round
+    /// of memory and doubling it again after each slice written, but never back to a size that failed (each failure
+    /// costs a new DuckDB: measured, slices oscillating between a size that fits and its double took minutes for
+    /// 9,000 spans). Each slice is a part like any other (the next one's summary extends the last), so the trace ends
+    /// up whole. If a slice still fails, the slices written stay committed and the trace stays pending: the next round
     /// writes only its spans not stored yet.
     /// </summary>
     private WriteOutcome WriteInSlices(SealedTrace trace)
     {
         var buffer = trace.Buffer;
         var slice = Math.Max(1, buffer.Spans.Count / 2);
+        var failed = buffer.Spans.Count;
         for (var at = 0; at < buffer.Spans.Count;)
         {
             var now = _time.GetTimestamp();
@@ -448,6 +450,7 @@ public sealed class Sealer : IAsyncDisposable
             var outcome = TryWrite([piece]);
             if (outcome == WriteOutcome.OutOfMemory && slice > 1)
             {
+                failed = Math.Min(failed, slice);
                 slice /= 2;
                 continue;
             }
@@ -458,7 +461,7 @@ public sealed class Sealer : IAsyncDisposable
             }
 
             at += piece.Spans.Count;
-            slice = Math.Min(slice * 2, buffer.Spans.Count);
+            slice = Math.Max(slice, Math.Min(slice * 2, failed - 1));
         }
 
         return WriteOutcome.Written;

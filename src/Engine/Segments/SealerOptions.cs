@@ -20,9 +20,13 @@ public sealed record SealerOptions
     public double PressureTargetFraction { get; init; } = 0.3;
 
     /// <summary>Most trace-buffer bytes (as counted in the memory budget) written as one segment; more pending is
-    /// written as several. Bounds the segment writer's DuckDB memory: sorting a segment for COPY took more than 24 MiB
-    /// for 20 MiB of buffers and fit for 12 MiB, so the default is a third of the writer's 24 MiB limit. Default 8 MiB.</summary>
-    public long MaxSegmentBufferBytes { get; init; } = 8L << 20;
+    /// written as several. The writer streams rows into DuckDB, so its DuckDB memory does not grow with this; what does
+    /// is the writer's ordering arrays (about 100 bytes per span and 30 per attribute, for the time of one write).
+    /// Each segment has fixed costs (four files and their fsyncs, catalog transactions, Parquet footers): bench seal,
+    /// 2026-11-21, one file at a time and 24 MiB of DuckDB memory as before, 8 MiB segments sealed small spans at 60K
+    /// spans/s and GenAI at 13K (728 B/span); at 64 MiB, two files at once, 80K and 27K (706 B/span); 32 and 128 MiB
+    /// were within 5 % of 64. Default 64 MiB.</summary>
+    public long MaxSegmentBufferBytes { get; init; } = 64L << 20;
 
     /// <summary>
     /// Test hook, for crash tests only (<c>tests/TraceStore.CrashHarness</c>, which may stop or kill the process

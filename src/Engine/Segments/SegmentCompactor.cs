@@ -17,7 +17,30 @@ namespace TraceStore.Engine.Segments;
 /// </summary>
 public sealed class SegmentCompactor : IDisposable
 {
-    private const string FolderOfFile = "regexp_extract(filename, 'seg-[0-9]+')";
+    /// <summary>The seal sequence of the folder a row was read from (<c>filename = true</c>): orders inputs by age.</summary>
+    private const string FolderOfFile = "CAST(regexp_extract(filename, 'seg-([0-9]+)', 1) AS BIGINT)";
+
+    /// <summary>
+    /// The merged attrs rows: each input attribute whose span was kept, with that span's row in the merged spans file.
+    /// The lookup of (f, span_row) in <c>kept_rows</c> is a window over both, sorted by (f, src_row), not a hash join:
+    /// the hash join's table for a million-span trace spills under the merge's memory limit, and DuckDB crashed in
+    /// JoinHashTable::ProbeAndSpill on such a spill. Within one input folder kept spans keep their relative order
+    /// (both files are sorted by <see cref="SegmentFormat.SpansOrder"/>), so the running maximum of kept rows up to an
+    /// attribute is its span's row when that span was kept, and an earlier span's when it was not (then the
+    /// attribute is dropped: its span's first copy, with the same attributes, is in an earlier folder or deleted).
+    /// </summary>
+    private const string AttrsOfKeptSpans = """
+        SELECT key, value, CAST(new_row AS INTEGER) AS span_row FROM (
+            SELECT key, value, src_row, kind,
+                max(CASE WHEN kind = 0 THEN src_row END) OVER w AS kept_src_row,
+                max(CASE WHEN kind = 0 THEN new_row END) OVER w AS new_row
+            FROM (
+                SELECT f, src_row, new_row, 0 AS kind, NULL AS key, NULL AS value FROM kept_rows
+                UNION ALL BY NAME
+                SELECT f, span_row AS src_row, NULL AS new_row, 1 AS kind, key, value FROM src_attrs)
+            WINDOW w AS (PARTITION BY f ORDER BY src_row, kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
+        WHERE kind = 1 AND kept_src_row = src_row
+        """;
 
     private readonly SegmentCatalog _catalog;
     private readonly DuckDbDatabase? _ownDatabase;
@@ -50,7 +73,8 @@ public sealed class SegmentCompactor : IDisposable
     {
         var chosen = new List<SegmentInfo>();
         long bytes = 0;
-        foreach (var segment in _catalog.Segments().Where(s => s.Bytes < smallBytes))
+        // Only segments of the current format merge: version 1 named spans in attrs by text ids.
+        foreach (var segment in _catalog.Segments().Where(s => s.Bytes < smallBytes && s.FormatVersion == SegmentFormat.Version))
         {
             if (bytes >= targetBytes)
             {
@@ -80,17 +104,17 @@ public sealed class SegmentCompactor : IDisposable
             var fold = _catalog.Overlay.TagChangesToFold(sequences);
             DefineSources(inputs, _catalog.Overlay.DeletedTraceIdsIn(sequences), fold.Changes);
             AfterOverlaySnapshot?.Invoke();
-            _connection.Execute(SegmentFormat.Copy("SELECT * FROM kept_spans", SegmentFormat.SpansOrder, Path.Combine(temporary, SegmentFormat.SpansFile), rowGroupRows: null));
+            _connection.Execute(SegmentFormat.Copy("SELECT * EXCLUDE (f, src_row) FROM kept_spans", SegmentFormat.SpansOrder, Path.Combine(temporary, SegmentFormat.SpansFile), SegmentFormat.SpanRowGroupRows));
             _connection.Execute(SegmentFormat.Copy(
                 "SELECT * EXCLUDE (f) FROM src_payloads QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY f) = 1",
                 "trace_id, span_id",
                 Path.Combine(temporary, SegmentFormat.PayloadsFile),
                 SegmentFormat.PayloadRowGroupRows));
             _connection.Execute(SegmentFormat.Copy(
-                "SELECT * EXCLUDE (f) FROM src_attrs QUALIFY f = min(f) OVER (PARTITION BY trace_id, span_id)",
+                AttrsOfKeptSpans,
                 SegmentFormat.AttrsOrder,
                 Path.Combine(temporary, SegmentFormat.AttrsFile),
-                rowGroupRows: null));
+                SegmentFormat.AttrRowGroupRows));
             _connection.Execute(SegmentFormat.Copy("SELECT * FROM merged_traces", SegmentFormat.TracesOrder, Path.Combine(temporary, SegmentFormat.TracesFile), SegmentFormat.TraceRowGroupRows));
             if (Count("SELECT count(*) FROM kept_tag_changes") > 0)
             {
@@ -139,10 +163,12 @@ public sealed class SegmentCompactor : IDisposable
     }
 
     /// <summary>
-    /// Views over the inputs. <c>f</c> is the source file's folder name, which sorts by seal sequence, so "the earliest
-    /// copy of a span" is the one with the smallest <c>f</c>. <c>folded</c> holds, per kept trace and tag key, the
-    /// latest change among the overlay's snapshot and the inputs' folded changes; <c>merged_traces</c> is each trace's
-    /// latest summary with those changes applied to its tags.
+    /// Views over the inputs. <c>f</c> is the source folder's seal sequence, so "the earliest copy of a span" is the
+    /// one with the smallest <c>f</c>, and <c>src_row</c> a span's row in its folder's spans file. <c>kept_rows</c>
+    /// gives each kept span its row in the merged spans file (which is sorted by <see cref="SegmentFormat.SpansOrder"/>,
+    /// a total order over kept spans), which the merged attrs file's <c>span_row</c> refers to. <c>folded</c> holds,
+    /// per kept trace and tag key, the latest change among the overlay's snapshot and the inputs' folded changes;
+    /// <c>merged_traces</c> is each trace's latest summary with those changes applied to its tags.
     /// </summary>
     private void DefineSources(IReadOnlyList<SegmentInfo> inputs, IReadOnlyList<string> deleted, IReadOnlyList<TagChange> changes)
     {
@@ -175,16 +201,18 @@ public sealed class SegmentCompactor : IDisposable
         // DuckDB crashed the process in JoinHashTable::ProbeAndSpill (SIGSEGV, seen twice in the memory harness).
         _connection.Execute($$"""
             CREATE OR REPLACE TEMP VIEW src_spans AS
-                SELECT * EXCLUDE (filename), {{FolderOfFile}} AS f FROM read_parquet({{Files(inputs, SegmentFormat.SpansFile)}}, filename = true)
+                SELECT * EXCLUDE (filename, file_row_number), {{FolderOfFile}} AS f, file_row_number AS src_row
+                FROM read_parquet({{Files(inputs, SegmentFormat.SpansFile)}}, filename = true, file_row_number = true)
                 WHERE trace_id NOT IN (SELECT trace_id FROM deleted);
             CREATE OR REPLACE TEMP VIEW src_payloads AS
                 SELECT * EXCLUDE (filename), {{FolderOfFile}} AS f FROM read_parquet({{Files(inputs, SegmentFormat.PayloadsFile)}}, filename = true)
                 WHERE trace_id NOT IN (SELECT trace_id FROM deleted);
             CREATE OR REPLACE TEMP VIEW src_attrs AS
-                SELECT * EXCLUDE (filename), {{FolderOfFile}} AS f FROM read_parquet({{Files(inputs, SegmentFormat.AttrsFile)}}, filename = true)
-                WHERE trace_id NOT IN (SELECT trace_id FROM deleted);
+                SELECT * EXCLUDE (filename), {{FolderOfFile}} AS f FROM read_parquet({{Files(inputs, SegmentFormat.AttrsFile)}}, filename = true);
             CREATE OR REPLACE TEMP VIEW kept_spans AS
-                SELECT * EXCLUDE (f) FROM src_spans QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY f) = 1;
+                SELECT * FROM src_spans QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY f) = 1;
+            CREATE OR REPLACE TEMP TABLE kept_rows AS
+                SELECT f, src_row, row_number() OVER (ORDER BY {{SegmentFormat.SpansOrder}}) - 1 AS new_row FROM kept_spans;
             CREATE OR REPLACE TEMP VIEW latest_traces AS
                 SELECT * FROM read_parquet({{Files(inputs, SegmentFormat.TracesFile)}})
                 WHERE trace_id NOT IN (SELECT trace_id FROM deleted)

@@ -6,7 +6,9 @@ namespace TraceStore.Engine.Segments;
 /// memory limit that spills to a folder, and the fsync of every file of a finished segment folder.</summary>
 internal static class SegmentScratch
 {
-    public static DuckDbDatabase OpenDatabase(long memoryLimitBytes, string spillFolder) =>
+    /// <param name="preserveInsertionOrder">On for the writer, whose COPYs stream rows already in order; off for the
+    /// compactor, whose COPYs sort (and may then use more memory-frugal plans).</param>
+    public static DuckDbDatabase OpenDatabase(long memoryLimitBytes, string spillFolder, bool preserveInsertionOrder = false) =>
         DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions
         {
             Threads = 1,
@@ -14,7 +16,7 @@ internal static class SegmentScratch
             Settings = new Dictionary<string, string>
             {
                 ["temp_directory"] = spillFolder,
-                ["preserve_insertion_order"] = "false",
+                ["preserve_insertion_order"] = preserveInsertionOrder ? "true" : "false",
 
                 // DuckDB's jemalloc keeps freed pages resident (measured: 75-120 MiB resident for 25-85 MiB allocated
                 // across seals). Flushing after every task and after every bulk free (dropping the staging tables)

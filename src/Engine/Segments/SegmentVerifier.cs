@@ -13,8 +13,8 @@ public sealed record SegmentVerification(int Segments, long Traces, long Spans, 
 
 /// <summary>
 /// Checks every committed segment against the catalog: its folder and four files exist, each file (and the tag changes
-/// file of a compacted segment, when there is one) is Parquet that carries this build's format version, and the trace
-/// and span counts match the catalog's.
+/// file of a compacted segment, when there is one) is Parquet that carries the format version the catalog recorded (one
+/// this build reads), and the trace and span counts match the catalog's.
 /// </summary>
 public static class SegmentVerifier
 {
@@ -41,9 +41,10 @@ public static class SegmentVerifier
                 foreach (var file in Files.Append(SegmentFormat.TagChangesFile).Where(f => File.Exists(Path.Combine(segment.Folder, f))))
                 {
                     var version = Scalar(connection, $"SELECT decode(value) FROM parquet_kv_metadata({DuckDbSql.Literal(Path.Combine(segment.Folder, file))}) WHERE decode(key) = '{SegmentFormat.VersionKey}'");
-                    if (version != SegmentFormat.Version.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                    if (!int.TryParse(version, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number)
+                        || number < SegmentFormat.OldestReadableVersion || number > SegmentFormat.Version || number != segment.FormatVersion)
                     {
-                        problems.Add($"segment {name}: {file} has format version {version ?? "(none)"}, expected {SegmentFormat.Version}");
+                        problems.Add($"segment {name}: {file} has format version {version ?? "(none)"}, expected {segment.FormatVersion} (this build reads {SegmentFormat.OldestReadableVersion} to {SegmentFormat.Version})");
                     }
                 }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using TraceStore.DuckDb;
 using TraceStore.Engine.Assembly;
 using TraceStore.Engine.Traces;
@@ -23,32 +24,65 @@ public sealed record SegmentInfo(
     public IReadOnlyList<string>? TraceIds { get; init; }
 }
 
+/// <summary>Where the time of <see cref="SegmentWriter.Write"/> went: putting the rows in order (and building the trace
+/// summaries), each file's COPY to Parquet (CPU time of that COPY; files may be written at once), the fsyncs and
+/// rename, and the wall time of the COPYs together. For benchmarks and profiling.</summary>
+public sealed record SegmentWriteProfile(TimeSpan Order, TimeSpan Spans, TimeSpan Payloads, TimeSpan Attrs, TimeSpan Traces, TimeSpan Sync, TimeSpan CopyWall)
+{
+    public static SegmentWriteProfile Zero { get; } = new(default, default, default, default, default, default, default);
+
+    /// <summary>Of the COPYs' time, what went into producing the rows (our table functions); the rest is DuckDB's
+    /// Parquet writer (encoding, dictionaries, statistics, compression, writes).</summary>
+    public TimeSpan Produce { get; init; }
+
+    /// <summary>Wall time: ordering, the COPYs, and the fsyncs.</summary>
+    public TimeSpan Total => Order + CopyWall + Sync;
+
+    public SegmentWriteProfile Plus(SegmentWriteProfile other) => new(
+        Order + other.Order, Spans + other.Spans, Payloads + other.Payloads, Attrs + other.Attrs, Traces + other.Traces, Sync + other.Sync, CopyWall + other.CopyWall)
+    {
+        Produce = Produce + other.Produce,
+    };
+
+    public SegmentWriteProfile Minus(SegmentWriteProfile other) => new(
+        Order - other.Order, Spans - other.Spans, Payloads - other.Payloads, Attrs - other.Attrs, Traces - other.Traces, Sync - other.Sync, CopyWall - other.CopyWall)
+    {
+        Produce = Produce - other.Produce,
+    };
+}
+
 /// <summary>
-/// Writes sealed traces as one segment (<see cref="SegmentFormat"/>): rows are appended to staging tables in an
-/// in-memory DuckDB, copied out sorted as zstd Parquet into <c>seg-N.tmp/</c>, every file is fsynced, and the folder is
-/// renamed to <c>seg-N/</c>. A crash before the rename leaves a <c>.tmp</c> folder that the next open deletes (its traces
-/// are still in the WAL); after the rename the segment is whole. Committing it to the catalog is the caller's next step.
-/// Not thread-safe: one sealer owns it.
+/// Writes sealed traces as one segment (<see cref="SegmentFormat"/>): the rows of each file are put in the file's order in
+/// C# (<see cref="SegmentRows"/>) and streamed by a table function into a COPY to zstd Parquet in <c>seg-N.tmp/</c>, every
+/// file is fsynced, and the folder is renamed to <c>seg-N/</c>. DuckDB neither stores nor sorts the rows, so its memory
+/// stays at about one row group per file being written. A crash before the rename leaves a <c>.tmp</c> folder that the
+/// next open deletes (its traces are still in the WAL); after the rename the segment is whole. Committing it to the
+/// catalog is the caller's next step. Not thread-safe: one sealer owns it.
 /// </summary>
 public sealed class SegmentWriter : IDisposable
 {
     private readonly string _folder;
-    private readonly long _memoryLimitBytes;
+    private readonly SegmentWriterOptions _settings;
     private readonly string _spillFolder;
+    private readonly SegmentRows _rows = new();
+    private readonly SegmentFileFunction[] _functions;
     private DuckDbDatabase _database;
-    private DuckDbConnection _connection;
+    private DuckDbConnection[] _connections;
+    private SegmentRows? _writing;
 
-    /// <param name="memoryLimitBytes">DuckDB's buffer-managed memory for staging and writing a segment; beyond it DuckDB
-    /// spills to <paramref name="spillFolder"/>. Not in the memory budget: the process margin above the budget covers
-    /// it (docs/ingest.md, "The memory budget").</param>
-    public SegmentWriter(string segmentsFolder, long memoryLimitBytes = 24L << 20, string? spillFolder = null)
+    public SegmentWriter(string segmentsFolder, SegmentWriterOptions? options = null, string? spillFolder = null)
     {
+        _settings = (options ?? new SegmentWriterOptions()).Validate();
         _folder = Path.GetFullPath(segmentsFolder);
-        Directory.CreateDirectory(_folder);
-        _memoryLimitBytes = memoryLimitBytes;
         _spillFolder = spillFolder ?? SegmentScratch.SpillFolder(_folder);
-        (_database, _connection) = Open();
+        Directory.CreateDirectory(_folder);
+        var files = new SegmentFile[] { new SpansFile(), new PayloadsFile(), new AttrsFile(), new TracesFile() };
+        _functions = [.. files.Select((file, i) => new SegmentFileFunction(SegmentFormat.WrittenFiles[i].Function, file, () => Volatile.Read(ref _writing)))];
+        (_database, _connections) = Open();
     }
+
+    /// <summary>Where the time of every successful <see cref="Write"/> so far went, summed.</summary>
+    public SegmentWriteProfile Profile { get; private set; } = SegmentWriteProfile.Zero;
 
     /// <summary>Deletes <c>.tmp</c> folders a crash left mid-write; their traces are replayed from the WAL.</summary>
     public static IReadOnlyList<string> RemoveUnfinished(string segmentsFolder)
@@ -80,9 +114,9 @@ public sealed class SegmentWriter : IDisposable
         }
         catch (DuckDbException e) when (e.ErrorType == DuckDbErrorType.OutOfMemory)
         {
-            _connection.Dispose();
-            _database.Dispose();
-            (_database, _connection) = Open();
+            _rows.Clear();
+            CloseDatabase();
+            (_database, _connections) = Open();
             throw;
         }
     }
@@ -95,26 +129,7 @@ public sealed class SegmentWriter : IDisposable
             throw new ArgumentException($"{summaries.Count} summaries for {traces.Count} traces.", nameof(summaries));
         }
 
-        summaries ??= [.. traces.Select(TraceSummaryBuilder.Build)];
-        // Dropped and created again, not DELETEd: in an in-memory database a DELETE keeps the row groups (measured: the
-        // writer's native allocation grew to 85 MiB over a few seals with DELETE, 26-36 MiB with DROP).
-        _connection.Execute(SegmentFormat.DropStaging);
-        _connection.Execute(SegmentFormat.StagingDdl);
-        long spans;
-        using (var rows = new SpanRowWriter(_connection))
-        using (var traceRows = new TraceRowWriter(_connection))
-        {
-            for (var i = 0; i < traces.Count; i++)
-            {
-                rows.Append(traces[i]);
-                traceRows.Append(traces[i], summaries[i], sealSequence);
-            }
-
-            rows.Close();
-            traceRows.Close();
-            spans = rows.Spans;
-        }
-
+        var started = Stopwatch.GetTimestamp();
         var final = Path.Combine(_folder, SegmentFormat.FolderName(sealSequence));
         var temporary = final + ".tmp";
         if (Directory.Exists(temporary))
@@ -123,59 +138,132 @@ public sealed class SegmentWriter : IDisposable
         }
 
         Directory.CreateDirectory(temporary);
-        _connection.Execute(SegmentFormat.CopySpans(Path.Combine(temporary, SegmentFormat.SpansFile)));
-        _connection.Execute(SegmentFormat.CopyPayloads(Path.Combine(temporary, SegmentFormat.PayloadsFile)));
-        _connection.Execute(SegmentFormat.CopyAttrs(Path.Combine(temporary, SegmentFormat.AttrsFile)));
-        _connection.Execute(SegmentFormat.CopyTraces(Path.Combine(temporary, SegmentFormat.TracesFile)));
+        _rows.Reset(traces, summaries, sealSequence);
+        var ordered = Stopwatch.GetTimestamp();
+        var copied = new long[SegmentFormat.WrittenFiles.Count];
+        var fillBefore = _functions.Sum(f => f.FillTicks);
+
+        Volatile.Write(ref _writing, _rows);
+        try
+        {
+            CopyFiles(temporary, copied);
+        }
+        finally
+        {
+            Volatile.Write(ref _writing, null);
+        }
+
+        var copiedAt = Stopwatch.GetTimestamp();
         var bytes = SegmentScratch.SyncFiles(temporary);
         Directory.Move(temporary, final);
-        return Describe(sealSequence, final, traces, summaries, spans, bytes);
+        var synced = Stopwatch.GetTimestamp();
+        var info = Describe(sealSequence, final, bytes);
+        _rows.Clear();
+        Profile = Profile.Plus(new SegmentWriteProfile(
+            Stopwatch.GetElapsedTime(started, ordered),
+            TimeSpan.FromTicks(copied[0]),
+            TimeSpan.FromTicks(copied[1]),
+            TimeSpan.FromTicks(copied[2]),
+            TimeSpan.FromTicks(copied[3]),
+            Stopwatch.GetElapsedTime(copiedAt, synced),
+            Stopwatch.GetElapsedTime(ordered, copiedAt))
+        {
+            Produce = Stopwatch.GetElapsedTime(0, _functions.Sum(f => f.FillTicks) - fillBefore),
+        });
+        return info;
     }
 
-    private (DuckDbDatabase Database, DuckDbConnection Connection) Open()
+    public void Dispose() => CloseDatabase();
+
+    private (DuckDbDatabase Database, DuckDbConnection[] Connections) Open()
     {
-        var database = SegmentScratch.OpenDatabase(_memoryLimitBytes, _spillFolder);
-        var connection = database.Connect();
-        connection.Execute(SegmentFormat.StagingDdl);
-        return (database, connection);
+        var database = SegmentScratch.OpenDatabase(_settings.MemoryLimitBytes, _spillFolder, preserveInsertionOrder: true);
+        var connections = Enumerable.Range(0, _settings.Threads).Select(_ => database.Connect()).ToArray();
+        foreach (var function in _functions)
+        {
+            connections[0].RegisterTableFunction(function);
+        }
+
+        return (database, connections);
     }
 
-    public void Dispose()
+    private void CloseDatabase()
     {
-        _connection.Dispose();
+        foreach (var connection in _connections)
+        {
+            connection.Dispose();
+        }
+
         _database.Dispose();
+    }
+
+    /// <summary>COPYs each file of the segment; with several connections, files are written at once, each worker taking
+    /// the next file in the list (the large ones come first). <paramref name="elapsed"/> gets each file's time (ticks).</summary>
+    private void CopyFiles(string temporary, long[] elapsed)
+    {
+        var files = SegmentFormat.WrittenFiles;
+        void Copy(DuckDbConnection connection, int i)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var (file, function, rowGroupRows) = files[i];
+            connection.Execute(SegmentFormat.CopyInOrder($"SELECT * FROM {function}()", Path.Combine(temporary, file), rowGroupRows));
+            elapsed[i] = Stopwatch.GetElapsedTime(started).Ticks;
+        }
+
+        if (_connections.Length == 1)
+        {
+            for (var i = 0; i < files.Count; i++)
+            {
+                Copy(_connections[0], i);
+            }
+
+            return;
+        }
+
+        var next = -1;
+        var workers = _connections.Select(connection => Task.Factory.StartNew(
+            () =>
+            {
+                for (var i = Interlocked.Increment(ref next); i < files.Count; i = Interlocked.Increment(ref next))
+                {
+                    Copy(connection, i);
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default)).ToArray();
+        // The first failure as itself (a DuckDbException or IOException the sealer handles), not wrapped.
+        Task.WhenAll(workers).GetAwaiter().GetResult();
     }
 
     /// <summary>The zone map. The start-time range covers the summaries' request times too: a trace sealed in parts
     /// has its latest summary here while its earliest span may be in an earlier segment, and a time-range search must
     /// not prune the segment holding that summary.</summary>
-    private static SegmentInfo Describe(long sealSequence, string folder, IReadOnlyList<TraceBuffer> traces, IReadOnlyList<TraceSummary> summaries, long spans, long bytes)
+    private SegmentInfo Describe(long sealSequence, string folder, long bytes)
     {
-        Span<byte> id = stackalloc byte[35];
-        string? minId = null, maxId = null;
+        var traces = _rows.Traces;
         var ids = new List<string>(traces.Count);
         long minStart = long.MaxValue, maxStart = long.MinValue;
         var experiments = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (var trace in traces)
+        for (var t = 0; t < traces.Count; t++)
         {
-            experiments.Add(trace.Key.ExperimentId);
-            SpanRowWriter.FormatTraceId(trace.Key.TraceId, id);
-            var text = System.Text.Encoding.ASCII.GetString(id);
-            ids.Add(text);
-            minId = minId is null || string.CompareOrdinal(text, minId) < 0 ? text : minId;
-            maxId = maxId is null || string.CompareOrdinal(text, maxId) > 0 ? text : maxId;
-            foreach (ref readonly var span in trace.Spans.AsSpan())
+            experiments.Add(traces[t].Key.ExperimentId);
+            ids.Add(System.Text.Encoding.ASCII.GetString(_rows.TraceId(t)));
+            foreach (ref readonly var span in traces[t].Spans.AsSpan())
             {
                 minStart = Math.Min(minStart, (long)span.StartTimeUnixNano);
                 maxStart = Math.Max(maxStart, (long)span.StartTimeUnixNano);
             }
         }
 
-        foreach (var summary in summaries)
+        for (var t = 0; t < traces.Count; t++)
         {
-            minStart = Math.Min(minStart, summary.RequestTimeMs * 1_000_000);
+            minStart = Math.Min(minStart, _rows.Summary(t).RequestTimeMs * 1_000_000);
         }
 
-        return new SegmentInfo(sealSequence, folder, SegmentFormat.Version, [.. experiments], traces.Count, spans, minId!, maxId!, minStart, maxStart, bytes) { TraceIds = ids };
+        var byId = _rows.Spans;
+        var minId = System.Text.Encoding.ASCII.GetString(_rows.TraceId(byId[0].Trace));
+        var maxId = System.Text.Encoding.ASCII.GetString(_rows.TraceId(byId[^1].Trace));
+        return new SegmentInfo(sealSequence, folder, SegmentFormat.Version, [.. experiments], traces.Count, _rows.SpanCount, minId, maxId, minStart, maxStart, bytes) { TraceIds = ids };
     }
 }

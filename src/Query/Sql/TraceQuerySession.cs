@@ -14,7 +14,7 @@ namespace TraceStore.Query.Sql;
 /// <list type="bullet">
 /// <item><c>traces</c>: one row per trace, the latest summary (the hot one when there is one: it covers the sealed
 /// parts too; else the highest seal sequence), deleted traces left out, tags with the overlay's changes applied.</item>
-/// <item><c>spans</c>, <c>payloads</c>, <c>attrs</c>: every stored row of the segments and the hot tables, deleted
+/// <item><c>spans</c>, <c>payloads</c>, <c>attrs</c> (as key, value, trace_id, span_id): every stored row of the segments and the hot tables, deleted
 /// traces left out. A span stored in several places (sealed in parts, retried, caught between pending and
 /// committed) has a row per place: dedupe by (trace_id, span_id) where counts matter.</item>
 /// </list>
@@ -30,6 +30,7 @@ public sealed class TraceQuerySession : IDisposable
     private readonly HotIndex? _hot;
     private readonly DuckDbDatabase _database;
     private readonly DuckDbConnection _connection;
+    private readonly HotTables _hotTables;
 
     /// <param name="hot">The store's unsealed traces; null: sealed segments only (the hot tables stay empty).</param>
     public TraceQuerySession(SegmentCatalog catalog, HotIndex? hot = null)
@@ -42,6 +43,7 @@ public sealed class TraceQuerySession : IDisposable
 
         // Committed segment files never change: their Parquet footers are cached across this session's queries.
         _connection.Execute("SET parquet_metadata_cache = true");
+        _hotTables = new HotTables(_connection);
     }
 
     /// <summary>A session over every trace of <paramref name="store"/>, sealed or not; call <see cref="Refresh"/> before
@@ -72,14 +74,19 @@ public sealed class TraceQuerySession : IDisposable
     {
         _connection.Execute(string.Concat(Views.Select(v => $"DROP VIEW IF EXISTS {v};")));
         Hot = _hot is null
-            ? HotTables.CreateEmpty(_connection)
-            : HotTables.Materialize(_hot, _connection, experimentId is null ? null : key => key.ExperimentId == experimentId);
+            ? _hotTables.CreateEmpty()
+            : _hotTables.Materialize(_hot, experimentId is null ? null : key => key.ExperimentId == experimentId);
 
         Segments = _catalog.Candidates(experimentId);
         CopyOverlay();
         foreach (var view in Views)
         {
-            _connection.Execute(view == "traces" ? TracesView() : RowsView(view));
+            _connection.Execute(view switch
+            {
+                "traces" => TracesView(),
+                "attrs" => RowsView(view, AttrsUnion()),
+                _ => RowsView(view, Union(view)),
+            });
         }
     }
 
@@ -140,8 +147,36 @@ public sealed class TraceQuerySession : IDisposable
             ? $"SELECT * FROM {HotTables.Prefix}{view}"
             : $"SELECT * FROM {SealedTraceQueries.Files(Segments, view + ".parquet")} UNION ALL BY NAME SELECT * FROM {HotTables.Prefix}{view}";
 
-    private string RowsView(string view) =>
-        $"CREATE VIEW {view} AS SELECT * FROM ({Union(view)}) r WHERE NOT EXISTS (SELECT 1 FROM deleted_traces d WHERE d.trace_id = r.trace_id)";
+    /// <summary>
+    /// Attributes as (key, value, trace_id, span_id) from every segment and the hot table. Segments of format 2 name the
+    /// span by its row in the same segment's spans file (<c>span_row</c>), resolved here by a join on the folder and
+    /// DuckDB's <c>file_row_number</c>; format 1 stored the ids.
+    /// </summary>
+    private string AttrsUnion()
+    {
+        var parts = new List<string>();
+        var current = Segments.Where(s => s.FormatVersion >= 2).ToList();
+        var first = Segments.Where(s => s.FormatVersion < 2).ToList();
+        if (current.Count > 0)
+        {
+            string Files(string file) => "[" + string.Join(", ", current.Select(s => DuckDbSql.Literal(Path.Combine(s.Folder, file)))) + "]";
+            parts.Add(
+                $"SELECT a.key, a.value, s.trace_id, s.span_id FROM read_parquet({Files(SegmentFormat.AttrsFile)}, filename = true) a " +
+                $"JOIN read_parquet({Files(SegmentFormat.SpansFile)}, filename = true, file_row_number = true) s " +
+                "ON parse_dirpath(s.filename) = parse_dirpath(a.filename) AND s.file_row_number = a.span_row");
+        }
+
+        if (first.Count > 0)
+        {
+            parts.Add($"SELECT key, value, trace_id, span_id FROM {SealedTraceQueries.Files(first, SegmentFormat.AttrsFile)}");
+        }
+
+        parts.Add($"SELECT key, value, trace_id, span_id FROM {HotTables.Prefix}attrs");
+        return string.Join(" UNION ALL ", parts);
+    }
+
+    private static string RowsView(string view, string union) =>
+        $"CREATE VIEW {view} AS SELECT * FROM ({union}) r WHERE NOT EXISTS (SELECT 1 FROM deleted_traces d WHERE d.trace_id = r.trace_id)";
 
     private string TracesView() =>
         "CREATE VIEW traces AS " +

@@ -137,13 +137,14 @@ public sealed class SealerTests : IDisposable
     [Fact]
     public async Task A_trace_too_big_for_the_writers_memory_is_written_in_slices_and_reads_whole()
     {
-        // 20 MiB of DuckDB memory cannot take 9,000 spans at once: the Parquet writer alone keeps about 15 MiB (measured:
-        // with 16 MiB not even 6 spans fit).
+        // The writer streams rows, but DuckDB holds a row group of each file until it is written: 9,000 spans with a
+        // 2 KB attribute each (18 MB of values, held in the spans' attribute maps and in attrs) do not fit a 16 MiB
+        // writer, of which DuckDB's fixed needs take about 11 MiB (measured: with 12 MiB only 4 small spans fit).
         var catalog = SegmentCatalog.Open(_folder.Path);
-        var writer = new SegmentWriter(catalog.SegmentsFolder, memoryLimitBytes: 20L << 20);
+        var writer = new SegmentWriter(catalog.SegmentsFolder, new SegmentWriterOptions { MemoryLimitBytes = 16L << 20, Threads = 1 });
         var assembler = new SpanAssembler(new AssemblerOptions(), _budget, _time);
         await using var sealer = new Sealer(assembler, _budget, writer, catalog, () => { }, new SealerOptions(), NullLogger.Instance, _time);
-        var batch = DecodedBatches.Decode(OtlpOracle.OtlpTestRequests.Protobuf(9_000, valueBytes: 100, spansPerTrace: 9_000));
+        var batch = DecodedBatches.Decode(OtlpOracle.OtlpTestRequests.Protobuf(9_000, valueBytes: 2_000, spansPerTrace: 9_000));
         var traceId = "tr-" + batch.Spans[0].TraceId.ToHex();
         assembler.Add(batch, "0", walSequence: 1);
 
@@ -163,6 +164,32 @@ public sealed class SealerTests : IDisposable
 
         Assert.Equal(9_000, SealedTraceQueries.LatestSummaries(connection, holding, [traceId])[traceId].Summary.SpanCount);
         Assert.Equal(0, _budget.UsedBytes);
+        catalog.Dispose();
+        writer.Dispose();
+    }
+
+    [Fact]
+    public async Task When_the_writers_DuckDB_cannot_write_at_all_the_traces_stay_pending_and_the_problem_is_reported()
+    {
+        // Below DuckDB's fixed needs (its Parquet writer allocates 1 MiB buffers) nothing fits, whatever the segment's
+        // size: the traces must stay pending and counted, and the error must say what happened.
+        var catalog = SegmentCatalog.Open(_folder.Path);
+        var budget = new MemoryBudget(256L << 20);
+        var writer = new SegmentWriter(catalog.SegmentsFolder, new SegmentWriterOptions { MemoryLimitBytes = 4L << 20, Threads = 1 });
+        var assembler = new SpanAssembler(new AssemblerOptions(), budget, _time);
+        await using var sealer = new Sealer(assembler, budget, writer, catalog, () => { }, new SealerOptions(), NullLogger.Instance, _time);
+        assembler.Add(DecodedBatches.Decode(OtlpOracle.OtlpTestRequests.Protobuf(200, valueBytes: 100, seed: 1, spansPerTrace: 10)), "0", walSequence: 1);
+        var held = budget.UsedBytes;
+
+        Assert.Equal(0, sealer.SealNow(everything: true));
+        Assert.Equal(0, sealer.SealNow(everything: true));
+
+        var error = Assert.IsType<DuckDb.DuckDbException>(sealer.LastError);
+        Assert.Equal(DuckDb.DuckDbErrorType.OutOfMemory, error.ErrorType);
+        Assert.Contains("Out of Memory", error.Message, StringComparison.Ordinal);
+        Assert.Empty(catalog.Segments());
+        Assert.Equal(held, budget.UsedBytes);
+        Assert.Equal(20, sealer.PendingSnapshot().Count);
         catalog.Dispose();
         writer.Dispose();
     }
@@ -190,12 +217,12 @@ public sealed class SealerTests : IDisposable
     public async Task Traces_that_do_not_fit_the_writers_memory_in_one_segment_are_written_in_smaller_segments()
     {
         // 4,000 spans with a 2 KB attribute each (held twice by the writer: in the spans' attribute map and in attrs),
-        // about 12 MiB of buffers, and a sealer that may put 64 MiB of buffers in one segment: the writer's 24 MiB of
-        // DuckDB memory cannot sort them in one COPY. Every round would fail the same way; the sealer must split them.
+        // about 12 MiB of buffers, and a sealer that may put 64 MiB of buffers in one segment: the writer's 16 MiB of
+        // DuckDB memory cannot hold their row groups in one COPY. Every round would fail the same way; the sealer must split them.
         var catalog = SegmentCatalog.Open(_folder.Path);
         var budget = new MemoryBudget(256L << 20);
         var assembler = new SpanAssembler(new AssemblerOptions(), budget, _time);
-        var writer = new SegmentWriter(catalog.SegmentsFolder);
+        var writer = new SegmentWriter(catalog.SegmentsFolder, new SegmentWriterOptions { MemoryLimitBytes = 16L << 20, Threads = 1 });
         var log = new ListLogger();
         await using var sealer = new Sealer(assembler, budget, writer, catalog, () => { }, new SealerOptions { MaxSegmentBufferBytes = 64L << 20 }, log, _time);
         for (var request = 0; request < 10; request++)

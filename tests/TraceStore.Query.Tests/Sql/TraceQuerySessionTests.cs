@@ -67,6 +67,14 @@ public sealed class TraceQuerySessionTests : IAsyncLifetime
         Assert.Equal(4L, session.Query("SELECT count(*) FROM spans WHERE trace_id = $1", Id(1))[0][0]);
         Assert.Equal([SpanHex(3)], session.Query("SELECT span_id FROM payloads WHERE inputs IS NOT NULL").Select(r => (string)r[0]!));
         Assert.Equal(3L, session.Query("SELECT count(DISTINCT span_id) FROM attrs WHERE key = $1", "test.span")[0][0]);
+
+        // Every attrs row (sealed rows name their span by its row in the segment's spans file, hot rows by a rowid)
+        // is an attribute of the span it names, and every span's attributes are there.
+        var attrs = session.Query("SELECT count(*), count(*) FILTER (WHERE s.attributes[a.key] = a.value) FROM attrs a JOIN (SELECT DISTINCT ON (trace_id, span_id) * FROM spans) s USING (trace_id, span_id)")[0];
+        Assert.Equal(attrs[0], attrs[1]);
+        Assert.Equal(
+            session.Query("SELECT count(*) FROM (SELECT DISTINCT trace_id, span_id, unnest(map_keys(attributes)) FROM spans)")[0][0],
+            session.Query("SELECT count(*) FROM (SELECT DISTINCT trace_id, span_id, key FROM attrs)")[0][0]);
     }
 
     [Fact]

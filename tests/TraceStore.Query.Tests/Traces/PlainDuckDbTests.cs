@@ -23,8 +23,11 @@ public sealed class PlainDuckDbTests : IDisposable
         """;
 
     private const string SpansWithAttribute = """
-        SELECT DISTINCT trace_id, span_id FROM read_parquet('segments/seg-*/attrs.parquet')
-        WHERE key = 'openinference.span.kind' AND value = '"LLM"';
+        SELECT DISTINCT s.trace_id, s.span_id
+        FROM read_parquet('segments/seg-*/attrs.parquet', filename = true) a
+        JOIN read_parquet('segments/seg-*/spans.parquet', filename = true, file_row_number = true) s
+          ON s.file_row_number = a.span_row AND parse_dirpath(s.filename) = parse_dirpath(a.filename)
+        WHERE a.key = 'openinference.span.kind' AND a.value = '"LLM"';
         """;
 
     private readonly TempDirectory _folder = new("plain-duckdb");
@@ -51,7 +54,15 @@ public sealed class PlainDuckDbTests : IDisposable
 
         Assert.Equal(TestPayloads.Traces.Count, Rows(connection, LatestSummaries));
         Assert.Equal(10, Rows(connection, SpansOfTrace));
-        Assert.True(Rows(connection, SpansWithAttribute) > 0);
+        var llmSpans = Rows(connection, SpansWithAttribute);
+        Assert.True(llmSpans > 0);
+        Assert.Equal(Scalar(connection, """SELECT count(DISTINCT (trace_id, span_id)) FROM read_parquet('segments/seg-*/spans.parquet') WHERE attributes['openinference.span.kind'] = '"LLM"'"""), llmSpans);
+    }
+
+    private static long Scalar(DuckDbConnection connection, string sql)
+    {
+        using var result = connection.Query(sql);
+        return (long)result.ReadAllRows()[0][0]!;
     }
 
     private static int Rows(DuckDbConnection connection, string sql)

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using TraceStore.DuckDb;
 using OpenTelemetry.Proto.Collector.Trace.V1;
 using TraceStore.Engine.Admission;
 using TraceStore.Engine.Assembly;
@@ -57,6 +58,7 @@ public sealed class SegmentCompactorTests : IDisposable
         Assert.Equal(before, Snapshot([traceId, SealedTraces.Id(2), SealedTraces.Id(4)]));
         using var after = new TraceReader(_catalog);
         Assert.Null(after.Get(SealedTraces.Id(1)));
+        AssertAttrsMatchSpans(merged);
         Assert.Equal(6, after.Get(traceId)!.Spans.Count);
         Assert.Equal(6, after.Get(traceId)!.Summary.SpanCount);
     }
@@ -67,6 +69,24 @@ public sealed class SegmentCompactorTests : IDisposable
         using var compactor = new SegmentCompactor(_catalog);
         Assert.Empty(compactor.Plan(smallBytes: 1L << 30, targetBytes: 1L << 30));
         Assert.Empty(compactor.Plan(smallBytes: 1, targetBytes: 1L << 30));
+    }
+
+    /// <summary>The merged attrs file holds exactly the merged spans' attribute maps, each row naming its span by that
+    /// span's row in the merged spans file.</summary>
+    private static void AssertAttrsMatchSpans(SegmentInfo segment)
+    {
+        using var database = DuckDbDatabase.OpenInMemory();
+        using var connection = database.Connect();
+        var spans = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.SpansFile));
+        var attrs = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.AttrsFile));
+        var fromSpans = $"SELECT e.key, e.value, file_row_number FROM read_parquet({spans}, file_row_number = true), unnest(map_entries(attributes)) AS t(e)";
+        var fromAttrs = $"SELECT key, value, span_row FROM read_parquet({attrs})";
+        using var result = connection.Query(
+            $"SELECT (SELECT count(*) FROM ({fromSpans})), (SELECT count(*) FROM ({fromAttrs})), (SELECT count(*) FROM ({fromSpans} EXCEPT ALL {fromAttrs}))");
+        var row = Assert.Single(result.ReadAllRows());
+        Assert.True((long)row[0]! > 0);
+        Assert.Equal(row[0], row[1]);
+        Assert.Equal(0L, row[2]);
     }
 
     /// <summary>The GetTrace JSON of each trace, for comparing reads before and after a merge.</summary>

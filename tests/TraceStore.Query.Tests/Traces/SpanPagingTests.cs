@@ -123,7 +123,7 @@ public sealed class SpanPagingTests : IDisposable
     private void Seal(List<SealedTrace> traces) =>
         _catalog.Commit(_writer.Write(_catalog.NextSealSequence(), [.. traces.Select(t => t.Buffer)]));
 
-    private static string Describe(SpanRow span) =>
+    private static string Describe(Query.Traces.SpanRow span) =>
         $"{span.SpanId} {span.ParentSpanId} {span.Name} {span.StartTimeNs} {span.EndTimeNs} {span.Status} " +
         string.Join(",", span.Attributes.Select(a => $"{a.Key}={a.Value}"));
 }
