@@ -165,23 +165,9 @@ internal readonly unsafe struct DuckDbVectorWriter
     public DuckDbVectorWriter BeginList(int row, int length, out int childOffset)
     {
         CheckRow(row);
-        if (Type.Id is not (DuckDbTypeId.List or DuckDbTypeId.Map))
-        {
-            ThrowTypeMismatch("LIST or MAP");
-        }
-
-        ArgumentOutOfRangeException.ThrowIfNegative(length);
-        var offset = NativeMethods.Vectors.ListGetSize(_vector);
-        var newSize = offset + (ulong)length;
-        if (NativeMethods.Vectors.ListReserve(_vector, newSize) != DuckDbState.Success
-            || NativeMethods.Vectors.ListSetSize(_vector, newSize) != DuckDbState.Success)
-        {
-            throw new DuckDbException($"DuckDB could not grow a {Type} vector to {newSize} elements.");
-        }
-
-        ((DuckDbListEntry*)_data)[row] = new DuckDbListEntry { Offset = offset, Length = (ulong)length };
-        childOffset = checked((int)offset);
-        return new DuckDbVectorWriter(NativeMethods.Vectors.ListGetChild(_vector), Type.ElementType!, checked((int)newSize));
+        var child = AppendListChildren(length, out childOffset);
+        ((DuckDbListEntry*)_data)[row] = new DuckDbListEntry { Offset = (ulong)childOffset, Length = (ulong)length };
+        return child;
     }
 
     /// <summary>

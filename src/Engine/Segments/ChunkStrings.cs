@@ -11,18 +11,11 @@ namespace TraceStore.Engine.Segments;
 /// </summary>
 internal sealed class ChunkStrings
 {
-    private const int BlockBytes = 256 << 10;
     private const int Inline = 12;
-    private readonly List<byte[]> _blocks = [];
-    private int _block;
-    private int _used;
+    private readonly PinnedBlocks _blocks = new();
 
     /// <summary>Forgets the strings of the previous chunk; the memory is used again.</summary>
-    public void Reset()
-    {
-        _block = 0;
-        _used = 0;
-    }
+    public void Reset() => _blocks.Reset();
 
     /// <summary>A stable copy of <paramref name="bytes"/> (strings of up to 12 bytes are stored inline in the vector,
     /// so they are returned as they are).</summary>
@@ -33,32 +26,8 @@ internal sealed class ChunkStrings
             return bytes;
         }
 
-        if (_blocks.Count == 0 || _used + bytes.Length > _blocks[_block].Length)
-        {
-            Next(bytes.Length);
-        }
-
-        var destination = _blocks[_block].AsSpan(_used, bytes.Length);
+        var destination = _blocks.Allocate(bytes.Length).AsSpan();
         bytes.CopyTo(destination);
-        _used += bytes.Length;
         return destination;
-    }
-
-    private void Next(int length)
-    {
-        // The next block that fits, else a new one (a string larger than a block gets one of its own size).
-        for (var next = _blocks.Count == 0 ? 0 : _block + 1; next < _blocks.Count; next++)
-        {
-            if (_blocks[next].Length >= length)
-            {
-                _block = next;
-                _used = 0;
-                return;
-            }
-        }
-
-        _blocks.Add(GC.AllocateUninitializedArray<byte>(Math.Max(BlockBytes, length), pinned: true));
-        _block = _blocks.Count - 1;
-        _used = 0;
     }
 }
