@@ -54,7 +54,7 @@ public sealed class SegmentCompactor : IDisposable
 
     /// <summary>A payloads slice holds at most the memory limit / this of uncompressed payload bytes (long text, stored
     /// as it is: Parquet's uncompressed size is about its size in memory).</summary>
-    private const int PayloadSliceFractionOfMemory = 4;
+    private const int PayloadSliceFractionOfMemory = 16;
 
     private readonly SegmentCatalog _catalog;
     private readonly DuckDbDatabase? _ownDatabase;
@@ -306,7 +306,7 @@ public sealed class SegmentCompactor : IDisposable
                 _connection.Execute($"SET VARIABLE slice_hi = (SELECT lo FROM slice_bounds WHERE i = {i + 1})");
                 var range = i == slices - 1 ? "trace_id >= getvariable('slice_lo')" : "trace_id >= getvariable('slice_lo') AND trace_id < getvariable('slice_hi')";
                 var part = Path.Combine(scratch, $"{Path.GetFileNameWithoutExtension(file)}-{i}.parquet");
-                _connection.Execute($"COPY (SELECT * FROM ({select}) WHERE {range} ORDER BY {order}) TO {DuckDbSql.Literal(part)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)");
+                _connection.Execute($"COPY (SELECT * FROM ({select}) WHERE {range} ORDER BY {order}) TO {DuckDbSql.Literal(part)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 2048)");
                 parts.Add(part);
             }
 

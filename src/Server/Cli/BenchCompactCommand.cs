@@ -35,7 +35,6 @@ internal static class BenchCompactCommand
         new("8 x 8 MiB buffers, 64 MiB DuckDB", 8, 8L << 20, 64L << 20),
         new("4 x 64 MiB buffers, 64 MiB DuckDB", 4, 64L << 20, 64L << 20),
         new("12 x 64 MiB buffers, 64 MiB DuckDB", 12, 64L << 20, 64L << 20),
-        new("12 x 64 MiB buffers, 16 MiB DuckDB", 12, 64L << 20, 16L << 20),
         new("12 x 64 MiB buffers, 256 MiB DuckDB", 12, 64L << 20, 256L << 20),
     ];
 
