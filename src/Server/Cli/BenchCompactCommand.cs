@@ -59,17 +59,20 @@ internal static class BenchCompactCommand
             Directory.CreateDirectory(root);
             var output = result.InvocationConfiguration.Output;
             var json = result.GetValue(format) == "json";
+
+            // With JSON, stdout holds only the JSON document; progress lines go to stderr.
+            var progress = json ? result.InvocationConfiguration.Error : output;
             var payloads = result.GetValue(kinds)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             try
             {
-                output.WriteLine($"bench compact: {Environment.ProcessorCount} cores, load average {BenchSealCommand.LoadAverage()}");
+                progress.WriteLine($"bench compact: {Environment.ProcessorCount} cores, load average {BenchSealCommand.LoadAverage()}");
                 var configurations = MergeConfigurations.Where(c => result.GetValue(only) is not { } text || c.Name.Contains(text, StringComparison.Ordinal)).ToList();
-                var merges = Merges(Path.Combine(root, "merge"), payloads, configurations, Math.Max(1, result.GetValue(rounds)), output);
-                var retention = result.GetValue(retentionSegments) > 0 ? Retention(Path.Combine(root, "retention"), result.GetValue(retentionSegments), output) : null;
+                var merges = Merges(Path.Combine(root, "merge"), payloads, configurations, Math.Max(1, result.GetValue(rounds)), progress);
+                var retention = result.GetValue(retentionSegments) > 0 ? Retention(Path.Combine(root, "retention"), result.GetValue(retentionSegments), progress) : null;
                 var ingest = result.GetValue(ingestSeconds) > 0
-                    ? await BenchCompactIngest.Run(Path.Combine(root, "ingest"), payloads, TimeSpan.FromSeconds(result.GetValue(ingestSeconds)), Math.Max(1, result.GetValue(ingestRounds)), output).ConfigureAwait(false)
+                    ? await BenchCompactIngest.Run(Path.Combine(root, "ingest"), payloads, TimeSpan.FromSeconds(result.GetValue(ingestSeconds)), Math.Max(1, result.GetValue(ingestRounds)), progress).ConfigureAwait(false)
                     : null;
-                output.WriteLine($"load average at the end {BenchSealCommand.LoadAverage()}");
+                progress.WriteLine($"load average at the end {BenchSealCommand.LoadAverage()}");
                 Write(output, json, ("merge", merges), ("retention", retention), ("ingest", ingest));
             }
             finally

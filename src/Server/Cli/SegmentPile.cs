@@ -21,9 +21,15 @@ internal static class SegmentPile
 {
     public const string Experiment = "0";
 
-    /// <summary>Writes the segments and returns the open catalog (the caller disposes it).</summary>
+    /// <summary>Writes the segments and returns the open catalog (the caller disposes it). A folder left there by an
+    /// earlier run (the benchmark's own subfolders of <c>--data</c>) is replaced.</summary>
     public static SegmentCatalog Build(string folder, BenchRequests requests, int count, long bufferBytes)
     {
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+
         Directory.CreateDirectory(folder);
         var budget = new MemoryBudget(64L << 30);
         var assembler = new SpanAssembler(new AssemblerOptions(), budget);
