@@ -37,7 +37,7 @@ public sealed record CompactionOptions
 
     /// <summary>DuckDB memory for one merge (and for retention's queries); beyond it DuckDB spills to
     /// <c>DIR/tmp</c>, but not every step can: the Parquet writer's row group of GenAI payloads (8,192 rows) is one
-    /// allocation of 14-16 MiB, and numbering the kept spans grows with the input. Outside the ingest memory budget,
+    /// allocation of 14-16 MiB, and defining the merge's sources (numbering every kept span) needs more as inputs grow. Outside the ingest memory budget,
     /// like the segment writer's. Default 256 MiB, measured by <c>tracestore bench compact --rounds 1</c>
     /// (2026-11-22, 2 cores, load average 12-21 from other builds): at 64 MiB, every GenAI merge failed out of memory
     /// (8 segments of 8 MiB of buffers, 5.8 MB of Parquet; 4 and 12 default-size segments, 27.5 and 82.6 MB), and so did

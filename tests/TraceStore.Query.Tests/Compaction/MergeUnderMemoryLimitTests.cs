@@ -23,7 +23,7 @@ namespace TraceStore.Query.Tests.Compaction;
 public sealed class MergeUnderMemoryLimitTests : IDisposable
 {
     /// <summary>The compactor's default. 16 MiB (the smallest the options allow) fails on these inputs before any
-    /// file is written (out of memory numbering the kept spans, 2026-11-22), so the guard runs at the default.</summary>
+    /// file is written (out of memory in the statements that define the merge's sources, 2026-11-22), so the guard runs at the default.</summary>
     private const long MemoryLimit = 64L << 20;
     private const int Segments = 6;
     private const int RequestsPerSegment = 18;
