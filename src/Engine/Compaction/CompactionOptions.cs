@@ -6,9 +6,9 @@ namespace TraceStore.Engine.Compaction;
 /// reach <see cref="RewriteDeletedFraction"/> is rewritten alone without them; then the oldest segments below
 /// <see cref="SmallSegmentBytes"/> are merged, up to <see cref="TargetSegmentBytes"/> of input per merged segment,
 /// until fewer than two are left; then replaced folders no reader still uses are deleted and deletions that have
-/// done their work are purged. The defaults are starting points, not measured optima: the sealer writes segments of
-/// at most 8 MiB of trace buffers (a few MB of Parquet), so 32 MiB gathers several of them, and 128 MiB keeps a
-/// merge within a few times the compactor's DuckDB memory (it spills beyond that).
+/// done their work are purged. <see cref="SmallSegmentBytes"/>, <see cref="TargetSegmentBytes"/> and
+/// <see cref="Interval"/> are starting points, not measured optima (docs/segments.md, "Compaction", has what
+/// <c>tracestore bench compact</c> measured); <see cref="MemoryLimitBytes"/> was raised from 64 MiB by measurement.
 /// </summary>
 public sealed record CompactionOptions
 {
@@ -36,8 +36,14 @@ public sealed record CompactionOptions
     public TimeSpan DeletedTraceGracePeriod { get; init; } = TimeSpan.FromHours(1);
 
     /// <summary>DuckDB memory for one merge (and for retention's queries); beyond it DuckDB spills to
-    /// <c>DIR/tmp</c>. Outside the ingest memory budget, like the segment writer's. Default 64 MiB.</summary>
-    public long MemoryLimitBytes { get; init; } = 64L << 20;
+    /// <c>DIR/tmp</c>, but not every step can: the Parquet writer's row group of GenAI payloads (8,192 rows) is one
+    /// allocation of 14-16 MiB, and defining the merge's sources (numbering every kept span) needs more as inputs grow. Outside the ingest memory budget,
+    /// like the segment writer's. Default 256 MiB, measured by <c>tracestore bench compact --rounds 1</c>
+    /// (2026-11-22, 2 cores, load average 12-21 from other builds): at 64 MiB, every GenAI merge failed out of memory
+    /// (8 segments of 8 MiB of buffers, 5.8 MB of Parquet; 4 and 12 default-size segments, 27.5 and 82.6 MB), and so did
+    /// 12 default-size small segments (31.1 MB, 748,800 spans); at 256 MiB both 12-segment merges completed (small 81 s,
+    /// peak RSS of the process 575 MiB, 268 MiB spilled; GenAI 58 s, 432 MiB, no spill).</summary>
+    public long MemoryLimitBytes { get; init; } = 256L << 20;
 
     public CompactionOptions Validate()
     {

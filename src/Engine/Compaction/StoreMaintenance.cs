@@ -50,7 +50,7 @@ internal sealed class StoreMaintenance : IAsyncDisposable
         _time = time;
         _logger = logger;
         _database = SegmentScratch.OpenDatabase(options.MemoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
-        _compactor = new SegmentCompactor(catalog, _database);
+        _compactor = new SegmentCompactor(catalog, _database, options.MemoryLimitBytes);
         _enforcer = new RetentionEnforcer(catalog, retention, time, _database);
     }
 

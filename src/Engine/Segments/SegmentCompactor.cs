@@ -42,24 +42,42 @@ public sealed class SegmentCompactor : IDisposable
         WHERE kind = 1 AND kept_src_row = src_row
         """;
 
+    /// <summary>
+    /// A sorted COPY of spans or payloads is done in trace-id slices small enough for the merge's memory limit: DuckDB's
+    /// sort of these wide rows (maps, long strings) does not stay within its limit by spilling; its need grows with its
+    /// input. Measured with <c>tracestore bench compact</c>'s inputs, 1 thread: sorting 62,400 small spans (8
+    /// segments, 2.7 MB of Parquet) failed at 64 MiB and passed at 128 MiB; 748,800 (31 MB) failed at 128 MiB and passed
+    /// at 256 MiB: about 1-2 KiB of memory per span. A slice takes at most the memory limit / this many bytes spans
+    /// (twice that measure, for margin).
+    /// </summary>
+    private const long SortBytesPerSpan = 4096;
+
+    /// <summary>A payloads slice holds at most the memory limit / this of uncompressed payload bytes (long text, stored
+    /// as it is: Parquet's uncompressed size is about its size in memory).</summary>
+    private const int PayloadSliceFractionOfMemory = 16;
+
     private readonly SegmentCatalog _catalog;
     private readonly DuckDbDatabase? _ownDatabase;
     private readonly DuckDbConnection _connection;
+    private readonly long _memoryLimitBytes;
 
     /// <param name="memoryLimitBytes">DuckDB's memory for a merge; beyond it DuckDB spills to the store's <c>tmp/</c>
     /// folder. Not in the ingest memory budget (like the segment writer's).</param>
     public SegmentCompactor(SegmentCatalog catalog, long memoryLimitBytes = 64L << 20)
     {
         _catalog = catalog;
+        _memoryLimitBytes = memoryLimitBytes;
         _ownDatabase = SegmentScratch.OpenDatabase(memoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
         _connection = _ownDatabase.Connect();
     }
 
     /// <summary>A compactor on a connection of <paramref name="database"/>, which the caller owns (the maintenance loop
-    /// shares one DuckDB, and so one memory limit, between compaction and retention).</summary>
-    internal SegmentCompactor(SegmentCatalog catalog, DuckDbDatabase database)
+    /// shares one DuckDB, and so one memory limit, <paramref name="memoryLimitBytes"/>, between compaction and
+    /// retention).</summary>
+    internal SegmentCompactor(SegmentCatalog catalog, DuckDbDatabase database, long memoryLimitBytes)
     {
         _catalog = catalog;
+        _memoryLimitBytes = memoryLimitBytes;
         _connection = database.Connect();
     }
 
@@ -104,12 +122,15 @@ public sealed class SegmentCompactor : IDisposable
             var fold = _catalog.Overlay.TagChangesToFold(sequences);
             DefineSources(inputs, _catalog.Overlay.DeletedTraceIdsIn(sequences), fold.Changes);
             AfterOverlaySnapshot?.Invoke();
-            _connection.Execute(SegmentFormat.Copy("SELECT * EXCLUDE (f, src_row) FROM kept_spans", SegmentFormat.SpansOrder, Path.Combine(temporary, SegmentFormat.SpansFile), SegmentFormat.SpanRowGroupRows));
-            _connection.Execute(SegmentFormat.Copy(
+            var slices = DefineSlices(inputs);
+            CopyInSlices(slices, "SELECT * EXCLUDE (f, src_row) FROM kept_spans", SegmentFormat.SpansOrder, temporary, SegmentFormat.SpansFile, SegmentFormat.SpanRowGroupRows);
+            CopyInSlices(
+                slices,
                 "SELECT * EXCLUDE (f) FROM src_payloads QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY f) = 1",
                 "trace_id, span_id",
-                Path.Combine(temporary, SegmentFormat.PayloadsFile),
-                SegmentFormat.PayloadRowGroupRows));
+                temporary,
+                SegmentFormat.PayloadsFile,
+                SegmentFormat.PayloadRowGroupRows);
             _connection.Execute(SegmentFormat.Copy(
                 AttrsOfKeptSpans,
                 SegmentFormat.AttrsOrder,
@@ -232,6 +253,77 @@ public sealed class SegmentCompactor : IDisposable
                     SELECT trace_id, list(key) AS keys, list({'key': key, 'value': value}) FILTER (WHERE NOT deleted) AS sets
                     FROM folded GROUP BY trace_id) c ON c.trace_id = t.trace_id;
             """);
+    }
+
+    /// <summary>
+    /// How many trace-id slices the spans and payloads COPYs take (1: no slicing): enough that each holds at most
+    /// the memory limit / <see cref="SortBytesPerSpan"/> spans and 1/<see cref="PayloadSliceFractionOfMemory"/> of the
+    /// memory limit of uncompressed payloads. The slices' lower bounds (all but the first, which has none) go in the temp
+    /// table <c>slice_bounds</c>: trace-id quantiles of the input spans, so the SQL text never holds a trace id.
+    /// </summary>
+    private int DefineSlices(IReadOnlyList<SegmentInfo> inputs)
+    {
+        var payloads = Count("SELECT CAST(coalesce(sum(total_uncompressed_size), 0) AS BIGINT) FROM parquet_metadata([" +
+            string.Join(", ", inputs.Select(s => DuckDbSql.Literal(Path.Combine(s.Folder, SegmentFormat.PayloadsFile)))) + "])");
+        long Slices(long amount, long perSlice) => (amount + Math.Max(1, perSlice) - 1) / Math.Max(1, perSlice);
+        var slices = (int)Math.Clamp(
+            Math.Max(Slices(inputs.Sum(s => s.Spans), _memoryLimitBytes / SortBytesPerSpan), Slices(payloads, _memoryLimitBytes / PayloadSliceFractionOfMemory)),
+            1,
+            10_000);
+        var fractions = string.Join(", ", Enumerable.Range(1, slices - 1).Select(i => ((double)i / slices).ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+        _connection.Execute(slices == 1
+            ? "CREATE OR REPLACE TEMP TABLE slice_bounds (i BIGINT, lo VARCHAR)"
+            : $"CREATE OR REPLACE TEMP TABLE slice_bounds AS SELECT row_number() OVER (ORDER BY lo) AS i, lo FROM (SELECT DISTINCT unnest(quantile_disc(trace_id, [{fractions}])) AS lo FROM src_spans)");
+        return (int)Count("SELECT count(*) FROM slice_bounds") + 1;
+    }
+
+    /// <summary>
+    /// COPYs <paramref name="select"/> sorted by <paramref name="order"/> (which begins with trace_id) to
+    /// <paramref name="file"/> in <paramref name="folder"/>. In slices (see <see cref="DefineSlices"/>): each trace-id
+    /// range is sorted alone into a temporary file (the inputs are sorted by trace id, so Parquet's row-group
+    /// statistics skip most of what is outside the range), then the slice files are copied in order, as they are
+    /// (insertion order preserved, no sort), into the segment file.
+    /// </summary>
+    private void CopyInSlices(int slices, string select, string order, string folder, string file, int rowGroupRows)
+    {
+        var path = Path.Combine(folder, file);
+        if (slices == 1)
+        {
+            _connection.Execute(SegmentFormat.Copy(select, order, path, rowGroupRows));
+            return;
+        }
+
+        var scratch = Path.Combine(folder, "slices");
+        Directory.CreateDirectory(scratch);
+        var parts = new List<string>();
+        try
+        {
+            for (var i = 0; i < slices; i++)
+            {
+                // Bounds are set as variables from the table: getvariable() is a constant when the COPY is bound, so the
+                // range reaches the Parquet scan's row-group pruning.
+                _connection.Execute($"SET VARIABLE slice_lo = coalesce((SELECT lo FROM slice_bounds WHERE i = {i}), '')");
+                _connection.Execute($"SET VARIABLE slice_hi = (SELECT lo FROM slice_bounds WHERE i = {i + 1})");
+                var range = i == slices - 1 ? "trace_id >= getvariable('slice_lo')" : "trace_id >= getvariable('slice_lo') AND trace_id < getvariable('slice_hi')";
+                var part = Path.Combine(scratch, $"{Path.GetFileNameWithoutExtension(file)}-{i}.parquet");
+                _connection.Execute($"COPY (SELECT * FROM ({select}) WHERE {range} ORDER BY {order}) TO {DuckDbSql.Literal(part)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 2048)");
+                parts.Add(part);
+            }
+
+            _connection.Execute("SET preserve_insertion_order = true");
+            try
+            {
+                _connection.Execute(SegmentFormat.CopyInOrder($"SELECT * FROM read_parquet([{string.Join(", ", parts.Select(DuckDbSql.Literal))}])", path, rowGroupRows));
+            }
+            finally
+            {
+                _connection.Execute("SET preserve_insertion_order = false");
+            }
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
     }
 
     private long Count(string sql)

@@ -85,8 +85,9 @@ internal static class BenchIngestCommand
         new("1 file at a time", folder => new TraceStoreOptions { DataDirectory = folder, SegmentWriter = new SegmentWriterOptions { Threads = 1 } }),
     ];
 
-    /// <summary>One run's counts over its window.</summary>
-    private sealed record Outcome(double AcceptedSpansPerSecond, double SealedSpansPerSecond, double AcceptedMegabytesPerSecond, double SealedMegabytesPerSecond, long Overloaded, long Segments, long SealedSpans, long PeakMemoryBytes, double CpuSeconds);
+    /// <summary>One run's counts over its window. Latencies are of accepted requests only (an overloaded reply comes
+    /// at once), from the call of <see cref="Engine.TraceStore.IngestAsync"/> to its durable acknowledgement, in ms.</summary>
+    internal sealed record Outcome(double AcceptedSpansPerSecond, double SealedSpansPerSecond, double AcceptedMegabytesPerSecond, double SealedMegabytesPerSecond, long Overloaded, long Segments, long SealedSpans, long PeakMemoryBytes, double CpuSeconds, double LatencyP50Ms, double LatencyP99Ms, long SegmentsCompacted);
 
     private static async Task<BenchTable> Run(string root, Settings settings, TextWriter progress)
     {
@@ -102,6 +103,8 @@ internal static class BenchIngestCommand
             ("segments", "segments", 9),
             ("spans/seg", "spans_per_segment", 10),
             ("peak MiB", "memory_budget_peak_mib", 9),
+            ("p50 ms", "ingest_latency_p50_ms", 7),
+            ("p99 ms", "ingest_latency_p99_ms", 7),
             ("CPU %", "process_cpu_percent_of_machine", 6));
         progress.WriteLine($"bench ingest: {settings.Producers} producers, {settings.SpansPerTrace} spans per trace, warm-up until the budget's high watermark ({WarmUp.TotalSeconds:F0}-{LongestWarmUp.TotalSeconds:F0} s) + {settings.Window.TotalSeconds:F0} s per run, {settings.Rounds} round(s), {Environment.ProcessorCount} cores, load average {BenchSealCommand.LoadAverage()}");
         foreach (var kind in new[] { OtlpBenchmarkPayloads.Small, OtlpBenchmarkPayloads.GenAi, OtlpBenchmarkPayloads.GenAiVariedText })
@@ -117,7 +120,7 @@ internal static class BenchIngestCommand
                 for (var c = 0; c < Configurations.Count; c++)
                 {
                     var folder = Path.Combine(root, $"{kind}-{c}-{round}");
-                    outcomes[c].Add(await Measure(Configurations[c].Options(folder), requests, otlpPerSpan, settings).ConfigureAwait(false));
+                    outcomes[c].Add(await Measure(Configurations[c].Options(folder), requests, otlpPerSpan, settings.Window).ConfigureAwait(false));
                     Directory.Delete(folder, recursive: true);
                 }
             }
@@ -137,6 +140,8 @@ internal static class BenchIngestCommand
                     (long)Median(runs.Select(o => (double)o.Segments)),
                     (long)Median(runs.Select(o => o.Segments == 0 ? 0 : (double)o.SealedSpans / o.Segments)),
                     Median(runs.Select(o => o.PeakMemoryBytes / 1048576.0)),
+                    Median(runs.Select(o => o.LatencyP50Ms)),
+                    Median(runs.Select(o => o.LatencyP99Ms)),
                     Median(runs.Select(o => 100 * o.CpuSeconds / settings.Window.TotalSeconds / Environment.ProcessorCount)));
             }
         }
@@ -144,21 +149,29 @@ internal static class BenchIngestCommand
         return table;
     }
 
-    private static async Task<Outcome> Measure(TraceStoreOptions options, BenchRequests[] requests, double otlpPerSpan, Settings settings)
+    internal static async Task<Outcome> Measure(TraceStoreOptions options, BenchRequests[] requests, double otlpPerSpan, TimeSpan window)
     {
         var store = Engine.TraceStore.Open(options);
         await using var closing = store.ConfigureAwait(false);
         using var stop = new CancellationTokenSource();
         long accepted = 0, overloaded = 0;
-        var producers = requests.Select(pool => Task.Run(async () =>
+        var measuring = false;
+        var latencies = requests.Select(_ => new List<double>()).ToArray();
+        var producers = requests.Select((pool, p) => Task.Run(async () =>
         {
             var request = pool.Next();
             while (!stop.IsCancellationRequested)
             {
+                var started = Stopwatch.GetTimestamp();
                 var result = await store.IngestAsync(new OtlpPayload(request.Body, OtlpPayloadFormat.Protobuf)).ConfigureAwait(false);
                 switch (result.Outcome)
                 {
                     case IngestOutcome.Accepted:
+                        if (Volatile.Read(ref measuring))
+                        {
+                            latencies[p].Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                        }
+
                         Interlocked.Add(ref accepted, result.AcceptedSpans);
                         request = pool.Next();
                         break;
@@ -183,7 +196,9 @@ internal static class BenchIngestCommand
         var overloadedBefore = Interlocked.Read(ref overloaded);
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
-        await Task.Delay(settings.Window).ConfigureAwait(false);
+        Volatile.Write(ref measuring, true);
+        await Task.Delay(window).ConfigureAwait(false);
+        Volatile.Write(ref measuring, false);
         var after = store.GetStats();
         var seconds = clock.Elapsed.TotalSeconds;
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
@@ -191,7 +206,10 @@ internal static class BenchIngestCommand
         var overloads = Interlocked.Read(ref overloaded) - overloadedBefore;
         await stop.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(producers).ConfigureAwait(false);
+        // Spans in committed segments: a merge replaces its inputs by one segment of the same spans (the requests are
+        // distinct and nothing is deleted here), so compaction running in the window does not change this count.
         var sealedSpans = after.SealedSpans - before.SealedSpans;
+        var sorted = latencies.SelectMany(l => l).Order().ToList();
         return new Outcome(
             acceptedSpans / seconds,
             sealedSpans / seconds,
@@ -201,10 +219,17 @@ internal static class BenchIngestCommand
             after.SegmentsWritten - before.SegmentsWritten,
             sealedSpans,
             after.MemoryPeakBytes,
-            cpu);
+            cpu,
+            Percentile(sorted, 0.50),
+            Percentile(sorted, 0.99),
+            after.SegmentsCompacted - before.SegmentsCompacted);
     }
 
-    private static double Median(IEnumerable<double> values)
+    /// <summary>The nearest-rank percentile of sorted values (0 when there are none).</summary>
+    internal static double Percentile(List<double> sorted, double fraction) =>
+        sorted.Count == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(fraction * sorted.Count) - 1, 0, sorted.Count - 1)];
+
+    internal static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
