@@ -45,6 +45,7 @@ public sealed class SegmentCompactor : IDisposable
     private readonly SegmentCatalog _catalog;
     private readonly DuckDbDatabase? _ownDatabase;
     private readonly DuckDbConnection _connection;
+    private readonly TextIndexBuilder _textIndex = new();
 
     /// <param name="memoryLimitBytes">DuckDB's memory for a merge; beyond it DuckDB spills to the store's <c>tmp/</c>
     /// folder. Not in the ingest memory budget (like the segment writer's).</param>
@@ -121,6 +122,8 @@ public sealed class SegmentCompactor : IDisposable
                 _connection.Execute(SegmentFormat.Copy("SELECT * FROM kept_tag_changes", "trace_id, key", Path.Combine(temporary, SegmentFormat.TagChangesFile), rowGroupRows: null));
             }
 
+            // The merged segment's text index, from its own files (the inputs' indexes number other rows).
+            _textIndex.Build(_connection, temporary);
             var merged = Describe(sequence, final, temporary);
             var bytes = SegmentScratch.SyncFiles(temporary);
 

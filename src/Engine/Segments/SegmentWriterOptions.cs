@@ -21,6 +21,11 @@ public sealed record SegmentWriterOptions
     /// by other work it made no difference either way. Each file being written holds one row group in DuckDB.</summary>
     public int Threads { get; init; } = 2;
 
+    /// <summary>Whether each segment gets its text index (<see cref="TextIndexFormat"/>), built after the other files
+    /// from what they hold. Default true; off, <c>trace.text</c> searches scan the segment's text (the index's cost on
+    /// sealing is measured in docs/text-search.md).</summary>
+    public bool TextIndex { get; init; } = true;
+
     public SegmentWriterOptions Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MemoryLimitBytes, 4L << 20, nameof(MemoryLimitBytes));
