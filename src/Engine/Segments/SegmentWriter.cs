@@ -85,7 +85,7 @@ public sealed class SegmentWriter : IDisposable
         Directory.CreateDirectory(_folder);
         var files = new SegmentFile[] { new SpansFile(), new PayloadsFile(), new AttrsFile(), new TracesFile() };
         _functions = [.. files.Select((file, i) => new SegmentFileFunction(SegmentFormat.WrittenFiles[i].Function, file, () => Volatile.Read(ref _writing)))];
-        _textIndex = _settings.TextIndex ? new TextIndexBuilder() : null;
+        _textIndex = _settings.TextIndex ? new TextIndexBuilder(_settings.TextIndexBlockSpans) : null;
         (_database, _connections) = Open();
     }
 

@@ -26,10 +26,15 @@ public sealed record SegmentWriterOptions
     /// sealing is measured in docs/text-search.md).</summary>
     public bool TextIndex { get; init; } = true;
 
+    /// <summary>Spans per block of the text index (<see cref="TextIndexFormat.BlockSpans"/>): smaller blocks rule out
+    /// more rows per search and cost more index bytes. For measuring; compaction uses the default.</summary>
+    public int TextIndexBlockSpans { get; init; } = TextIndexFormat.BlockSpans;
+
     public SegmentWriterOptions Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MemoryLimitBytes, 4L << 20, nameof(MemoryLimitBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(Threads, 1, nameof(Threads));
+        ArgumentOutOfRangeException.ThrowIfLessThan(TextIndexBlockSpans, 1, nameof(TextIndexBlockSpans));
         return this;
     }
 }

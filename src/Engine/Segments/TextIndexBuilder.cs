@@ -16,8 +16,8 @@ namespace TraceStore.Engine.Segments;
 /// </summary>
 internal sealed class TextIndexBuilder
 {
-    /// <summary>The most blocks a segment is divided into: bounds each gram's bitmap to 16 words.</summary>
-    public const int MaxBlocks = 1024;
+    /// <summary>The most blocks a segment is divided into: bounds each gram's bitmap to 128 words (1 KiB).</summary>
+    public const int MaxBlocks = 8192;
 
     private const int AsciiSlots = 1 << 21;
     private const byte LineFeed = (byte)'\n';
@@ -30,8 +30,17 @@ internal sealed class TextIndexBuilder
     private readonly Dictionary<int, int> _other = [];
     private readonly List<int> _grams = [];
     private ulong[] _bits = [];
+    private readonly int _minBlockSpans;
     private int _words;
     private int _blockSpans;
+
+    /// <param name="blockSpans">Spans per block (<see cref="TextIndexFormat.BlockSpans"/> by default); more in
+    /// segments of over <see cref="MaxBlocks"/> blocks.</param>
+    public TextIndexBuilder(int blockSpans = TextIndexFormat.BlockSpans)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockSpans, 1);
+        _minBlockSpans = blockSpans;
+    }
 
     /// <summary>Bytes of the last build's bitmaps and gram list (what this class held beyond its fixed table).</summary>
     public long LastBuildBytes { get; private set; }
@@ -119,7 +128,7 @@ internal sealed class TextIndexBuilder
 
     private void Reset(long rows)
     {
-        _blockSpans = (int)Math.Max(TextIndexFormat.BlockSpans, (rows + MaxBlocks - 1) / MaxBlocks);
+        _blockSpans = (int)Math.Max(_minBlockSpans, (rows + MaxBlocks - 1) / MaxBlocks);
         _words = Math.Max(1, (BlockCount(rows) + 63) / 64);
         _bits = new ulong[Math.Max(1024, 4096 * _words)];
     }

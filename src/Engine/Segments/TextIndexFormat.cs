@@ -24,7 +24,7 @@ public static class TextIndexFormat
 
     /// <summary>Spans per block. Measured (docs/text-search.md): smaller blocks verify fewer rows for rare words but
     /// make every gram's bitmap longer (index bytes and the writer's memory grow as grams x blocks / 8).</summary>
-    public const int BlockSpans = 64;
+    public const int BlockSpans = 16;
 
     /// <summary>Grams rows per row group: a search reads a handful of grams, and sorted grams prune by statistics.</summary>
     internal const int GramRowGroupRows = 16_384;

@@ -58,6 +58,9 @@ public sealed class TextSearch(TraceQuerySession session)
 
     private readonly TraceQuerySession _session = session ?? throw new ArgumentNullException(nameof(session));
 
+    /// <summary>False: every segment is verified whole, as if none had the index (for benchmarks and comparisons).</summary>
+    public bool UseIndex { get; init; } = true;
+
     /// <param name="experimentId">The experiment searched; null: every experiment.</param>
     /// <param name="pattern">A LIKE pattern (<c>%</c>, <c>_</c>; see <see cref="LikePattern"/>).</param>
     /// <param name="ignoreCase">ILIKE when true, LIKE (case-sensitive) when false.</param>
@@ -75,7 +78,7 @@ public sealed class TextSearch(TraceQuerySession session)
         {
             var spans = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.SpansFile));
             var payloads = DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.PayloadsFile));
-            if (grams.Count == 0 || !TextIndexFormat.HasIndex(segment.Folder))
+            if (grams.Count == 0 || !UseIndex || !TextIndexFormat.HasIndex(segment.Folder))
             {
                 scanned++;
                 Verify(connection, $"read_parquet({spans})", $"read_parquet({payloads})", like, ignoreCase, experimentId, matches);
