@@ -164,6 +164,40 @@ public sealed class TextSearchTests
         Assert.Equal(1, stats.IndexedSegments);
     }
 
+    /// <summary>A segment of many blocks: a word in a few spans makes a few candidate blocks, whose rows (spans and
+    /// payloads, read as row ranges) are the only ones verified, and the result is the scan's.</summary>
+    [Fact]
+    public async Task Candidate_blocks_are_verified_alone_and_give_what_a_scan_gives()
+    {
+        static string Word(int i) => new([.. $"{i:D4}".Select(c => (char)('k' + c - '0'))]);
+        var spans = Enumerable.Range(0, 400).Select(i => new TextSpan(
+            (i / 4) + 1, i % 4, $"step {Word(i)}", i % 97 == 5 ? "a rare needle here" : "common words", Inputs: i % 3 == 0 ? $"\"input {Word(i)} of {Word(i + 1)}\"" : null)).ToList();
+        await using var fixture = new StoreFixture();
+        await fixture.IngestAsync(TextSpans.Body(spans), Experiment);
+        Assert.True(fixture.Store.SealAll() > 0);
+        using var session = TraceQuerySession.Open(fixture.Store);
+        var indexed = new TextSearch(session);
+        var scan = new TextSearch(session) { UseIndex = false };
+
+        foreach (var (pattern, expected) in new[]
+        {
+            ("%needle%", spans.Where((_, i) => i % 97 == 5).ToList()),
+            ($"%input {Word(33)}%", [spans[33]]),
+            ($"%of {Word(61)}%", [spans[60]]),
+            ($"%{Word(7)}%", spans.Where((_, i) => i == 7 || (i == 6 && i % 3 == 0)).ToList()),
+        })
+        {
+            var result = indexed.Search(Experiment, pattern, ignoreCase: false);
+            Assert.Equal(expected.Select(s => new TextMatch(TextSpans.Id(s.Trace), TextSpans.SpanHex(s.Trace, s.Span))).Order(), result.Spans);
+            Assert.Equal(scan.Search(Experiment, pattern, ignoreCase: false).Spans, result.Spans);
+            Assert.True(result.Stats.CandidateBlocks < result.Stats.Blocks / 2, $"{pattern}: {result.Stats}");
+        }
+
+        // Every block holds the folded grams of "Step", so every span is verified, and LIKE rules them all out.
+        Assert.Empty(indexed.Search(Experiment, "%Step%", ignoreCase: false).Spans);
+        Assert.Equal(400, indexed.Search(Experiment, "%Step%", ignoreCase: true).Spans.Count);
+    }
+
     [Fact]
     public async Task Deleted_traces_are_left_out_and_hot_spans_are_found()
     {
