@@ -30,6 +30,11 @@ internal sealed class TextIndexBuilder
     private readonly Dictionary<int, int> _other = [];
     private readonly List<int> _grams = [];
     private ulong[] _bits = [];
+    // The ASCII grams of the block being read, as a bitset over their slots (256 KiB, stays in cache), with the words
+    // set so far: a gram is looked up in the 8 MiB table once per block it occurs in, not once per byte.
+    private readonly ulong[] _blockGrams = new ulong[AsciiSlots / 64];
+    private readonly List<int> _touched = [];
+    private int _currentBlock = -1;
     private readonly int _minBlockSpans;
     private int _words;
     private int _blockSpans;
@@ -88,6 +93,8 @@ internal sealed class TextIndexBuilder
             }
         }
 
+        FlushBlock();
+
         using (var heavy = connection.Query(
             $"SELECT s.file_row_number, p.file_row_number, lower({TextIndexFormat.PayloadTextSql("p")}) " +
             $"FROM read_parquet({payloads}, file_row_number = true) p " +
@@ -117,6 +124,7 @@ internal sealed class TextIndexBuilder
             }
         }
 
+        FlushBlock();
         WriteGrams(connection, Path.Combine(folder, TextIndexFormat.GramsFile));
         WriteBlocks(connection, Path.Combine(folder, TextIndexFormat.BlocksFile), rows, firstPayload, lastPayload);
         LastBuildBytes = ((long)_bits.Length * sizeof(ulong)) + ((long)_grams.Count * sizeof(int)) + lastBytes.Length + (firstPayload.Length * 16L);
@@ -172,30 +180,61 @@ internal sealed class TextIndexBuilder
 
     private void Set(int gram, int block)
     {
-        int index;
         if (IsAscii(gram))
         {
-            ref var slot = ref _ascii[AsciiSlot(gram)];
-            if (slot == 0)
+            if (block != _currentBlock)
             {
-                slot = Add(gram);
+                FlushBlock();
+                _currentBlock = block;
             }
 
-            index = slot - 1;
+            var slot = AsciiSlot(gram);
+            ref var word = ref _blockGrams[slot >> 6];
+            if (word == 0)
+            {
+                _touched.Add(slot >> 6);
+            }
+
+            word |= 1UL << (slot & 63);
+            return;
         }
-        else
+
+        ref var index = ref CollectionsMarshal.GetValueRefOrAddDefault(_other, gram, out var exists);
+        if (!exists)
         {
-            ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_other, gram, out var exists);
-            if (!exists)
-            {
-                slot = Add(gram);
-            }
-
-            index = slot - 1;
+            index = Add(gram);
         }
 
-        _bits[(index * _words) + (block >> 6)] |= 1UL << (block & 63);
+        SetBit(index - 1, block);
     }
+
+    /// <summary>Moves the current block's ASCII grams into their bitmaps. Rows may come in any order (the compactor's
+    /// DuckDB does not keep insertion order): a change of block flushes, so only speed depends on the order.</summary>
+    private void FlushBlock()
+    {
+        foreach (var w in _touched)
+        {
+            var bits = _blockGrams[w];
+            _blockGrams[w] = 0;
+            while (bits != 0)
+            {
+                var slot = (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                bits &= bits - 1;
+                ref var index = ref _ascii[slot];
+                if (index == 0)
+                {
+                    index = Add(((slot >> 14) << 16) | (((slot >> 7) & 0x7F) << 8) | (slot & 0x7F));
+                }
+
+                SetBit(index - 1, _currentBlock);
+            }
+        }
+
+        _touched.Clear();
+        _currentBlock = -1;
+    }
+
+    private void SetBit(int index, int block) => _bits[(index * _words) + (block >> 6)] |= 1UL << (block & 63);
 
     /// <summary>A new gram's index + 1, its bitmap zeroed.</summary>
     private int Add(int gram)
