@@ -8,16 +8,15 @@ namespace TraceStore.Engine.Segments;
 /// <c>payloads.parquet</c>, so the sealer and the compactor index exactly the text a search verifies: DuckDB computes
 /// the lower-cased span text with <see cref="TextIndexFormat.SpanTextSql"/>'s parts and this class collects its trigrams.
 /// Two streaming passes (spans, then payloads joined to their span rows by id); nothing is held per span but one byte.
-/// <para>Memory: a bitmap of the segment's blocks per distinct gram, at most <see cref="MaxBlocks"/> / 8 = 128 bytes
-/// (blocks grow past <see cref="TextIndexFormat.BlockSpans"/> spans in large segments to keep that bound), plus a
-/// lookup table of 8 MiB for ASCII grams kept between builds. A 64 MiB genai-text segment has about 100K distinct grams:
-/// about 13 MiB of bitmaps (docs/text-search.md gives the measured figures).</para>
+/// <para>Memory: a bitmap of the segment's blocks per distinct gram (blocks / 8 bytes, at most <see cref="MaxBlocks"/>
+/// / 8 = 128 bytes: blocks grow past the configured spans in large segments to keep that bound), a dictionary entry per
+/// distinct gram, one byte per span, and a 256 KiB bitset of the current block's ASCII grams kept between builds.</para>
 /// Not thread-safe: one per writer or compactor.
 /// </summary>
 internal sealed class TextIndexBuilder
 {
-    /// <summary>The most blocks a segment is divided into: bounds each gram's bitmap to 128 words (1 KiB).</summary>
-    public const int MaxBlocks = 8192;
+    /// <summary>The most blocks a segment is divided into: bounds each gram's bitmap to 16 words (128 bytes).</summary>
+    public const int MaxBlocks = 1024;
 
     private const int AsciiSlots = 1 << 21;
     private const byte LineFeed = (byte)'\n';
@@ -25,13 +24,12 @@ internal sealed class TextIndexBuilder
     // No parameters, but a prepared statement: its result streams a chunk at a time instead of materializing the text.
     private static readonly object?[] Streaming = [];
 
-    // Gram -> index + 1 (0: absent). ASCII grams through the table (7 bits per byte), others through the dictionary.
-    private readonly int[] _ascii = new int[AsciiSlots];
-    private readonly Dictionary<int, int> _other = [];
+    // Gram -> index + 1. Looked up once per block a gram occurs in (ASCII grams go through the block's bitset first).
+    private readonly Dictionary<int, int> _indexes = [];
     private readonly List<int> _grams = [];
     private ulong[] _bits = [];
     // The ASCII grams of the block being read, as a bitset over their slots (256 KiB, stays in cache), with the words
-    // set so far: a gram is looked up in the 8 MiB table once per block it occurs in, not once per byte.
+    // set so far: a gram is looked up in the dictionary once per block it occurs in, not once per byte.
     private readonly ulong[] _blockGrams = new ulong[AsciiSlots / 64];
     private readonly List<int> _touched = [];
     private int _currentBlock = -1;
@@ -143,15 +141,8 @@ internal sealed class TextIndexBuilder
 
     private void Release()
     {
-        foreach (var gram in _grams)
-        {
-            if (IsAscii(gram))
-            {
-                _ascii[AsciiSlot(gram)] = 0;
-            }
-        }
-
-        _other.Clear();
+        _indexes.Clear();
+        _indexes.TrimExcess();
         _grams.Clear();
         _bits = [];
     }
@@ -199,13 +190,18 @@ internal sealed class TextIndexBuilder
             return;
         }
 
-        ref var index = ref CollectionsMarshal.GetValueRefOrAddDefault(_other, gram, out var exists);
+        SetBit(IndexOf(gram), block);
+    }
+
+    private int IndexOf(int gram)
+    {
+        ref var index = ref CollectionsMarshal.GetValueRefOrAddDefault(_indexes, gram, out var exists);
         if (!exists)
         {
             index = Add(gram);
         }
 
-        SetBit(index - 1, block);
+        return index - 1;
     }
 
     /// <summary>Moves the current block's ASCII grams into their bitmaps. Rows may come in any order (the compactor's
@@ -220,13 +216,7 @@ internal sealed class TextIndexBuilder
             {
                 var slot = (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
                 bits &= bits - 1;
-                ref var index = ref _ascii[slot];
-                if (index == 0)
-                {
-                    index = Add(((slot >> 14) << 16) | (((slot >> 7) & 0x7F) << 8) | (slot & 0x7F));
-                }
-
-                SetBit(index - 1, _currentBlock);
+                SetBit(IndexOf(((slot >> 14) << 16) | (((slot >> 7) & 0x7F) << 8) | (slot & 0x7F)), _currentBlock);
             }
         }
 
