@@ -60,6 +60,7 @@ public sealed class SegmentCompactor : IDisposable
     private readonly DuckDbDatabase? _ownDatabase;
     private readonly DuckDbConnection _connection;
     private readonly long _memoryLimitBytes;
+    private readonly TextIndexBuilder _textIndex = new();
 
     /// <param name="memoryLimitBytes">DuckDB's memory for a merge; beyond it DuckDB spills to the store's <c>tmp/</c>
     /// folder. Not in the ingest memory budget (like the segment writer's).</param>
@@ -142,6 +143,12 @@ public sealed class SegmentCompactor : IDisposable
                 _connection.Execute(SegmentFormat.Copy("SELECT * FROM kept_tag_changes", "trace_id, key", Path.Combine(temporary, SegmentFormat.TagChangesFile), rowGroupRows: null));
             }
 
+            // The merged segment's text index, from its own files (the inputs' indexes number other rows), when any
+            // input had one: the index is the writer's option (SegmentWriterOptions.TextIndex), and a merge keeps it.
+            if (inputs.Any(s => TextIndexFormat.HasIndex(s.Folder)))
+            {
+                _textIndex.Build(_connection, temporary);
+            }
             var merged = Describe(sequence, final, temporary);
             var bytes = SegmentScratch.SyncFiles(temporary);
 

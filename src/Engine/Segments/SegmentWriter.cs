@@ -35,19 +35,25 @@ public sealed record SegmentWriteProfile(TimeSpan Order, TimeSpan Spans, TimeSpa
     /// Parquet writer (encoding, dictionaries, statistics, compression, writes).</summary>
     public TimeSpan Produce { get; init; }
 
-    /// <summary>Wall time: ordering, the COPYs, and the fsyncs.</summary>
-    public TimeSpan Total => Order + CopyWall + Sync;
+    /// <summary>Building the text index (<see cref="TextIndexBuilder"/>) after the COPYs: reading the spans and
+    /// payloads back, collecting trigrams, writing its two files. Zero when the index is off.</summary>
+    public TimeSpan Text { get; init; }
+
+    /// <summary>Wall time: ordering, the COPYs, the text index and the fsyncs.</summary>
+    public TimeSpan Total => Order + CopyWall + Text + Sync;
 
     public SegmentWriteProfile Plus(SegmentWriteProfile other) => new(
         Order + other.Order, Spans + other.Spans, Payloads + other.Payloads, Attrs + other.Attrs, Traces + other.Traces, Sync + other.Sync, CopyWall + other.CopyWall)
     {
         Produce = Produce + other.Produce,
+        Text = Text + other.Text,
     };
 
     public SegmentWriteProfile Minus(SegmentWriteProfile other) => new(
         Order - other.Order, Spans - other.Spans, Payloads - other.Payloads, Attrs - other.Attrs, Traces - other.Traces, Sync - other.Sync, CopyWall - other.CopyWall)
     {
         Produce = Produce - other.Produce,
+        Text = Text - other.Text,
     };
 }
 
@@ -66,6 +72,7 @@ public sealed class SegmentWriter : IDisposable
     private readonly string _spillFolder;
     private readonly SegmentRows _rows = new();
     private readonly SegmentFileFunction[] _functions;
+    private readonly TextIndexBuilder? _textIndex;
     private DuckDbDatabase _database;
     private DuckDbConnection[] _connections;
     private SegmentRows? _writing;
@@ -78,6 +85,7 @@ public sealed class SegmentWriter : IDisposable
         Directory.CreateDirectory(_folder);
         var files = new SegmentFile[] { new SpansFile(), new PayloadsFile(), new AttrsFile(), new TracesFile() };
         _functions = [.. files.Select((file, i) => new SegmentFileFunction(SegmentFormat.WrittenFiles[i].Function, file, () => Volatile.Read(ref _writing)))];
+        _textIndex = _settings.TextIndex ? new TextIndexBuilder(_settings.TextIndexBlockSpans) : null;
         (_database, _connections) = Open();
     }
 
@@ -154,6 +162,8 @@ public sealed class SegmentWriter : IDisposable
         }
 
         var copiedAt = Stopwatch.GetTimestamp();
+        _textIndex?.Build(_connections[0], temporary);
+        var indexed = Stopwatch.GetTimestamp();
         var bytes = SegmentScratch.SyncFiles(temporary);
         Directory.Move(temporary, final);
         var synced = Stopwatch.GetTimestamp();
@@ -165,10 +175,11 @@ public sealed class SegmentWriter : IDisposable
             TimeSpan.FromTicks(copied[1]),
             TimeSpan.FromTicks(copied[2]),
             TimeSpan.FromTicks(copied[3]),
-            Stopwatch.GetElapsedTime(copiedAt, synced),
+            Stopwatch.GetElapsedTime(indexed, synced),
             Stopwatch.GetElapsedTime(ordered, copiedAt))
         {
             Produce = Stopwatch.GetElapsedTime(0, _functions.Sum(f => f.FillTicks) - fillBefore),
+            Text = Stopwatch.GetElapsedTime(copiedAt, indexed),
         });
         return info;
     }

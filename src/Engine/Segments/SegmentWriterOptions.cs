@@ -21,10 +21,21 @@ public sealed record SegmentWriterOptions
     /// by other work it made no difference either way. Each file being written holds one row group in DuckDB.</summary>
     public int Threads { get; init; } = 2;
 
+    /// <summary>Whether each segment gets its text index (<see cref="TextIndexFormat"/>), built after the other files
+    /// from what they hold; compaction keeps it for merges of indexed segments. Default false: measured (bench seal,
+    /// docs/text-search.md) it cut GenAI seal throughput to 0.42-0.44x, while searches with it took 0.42-0.80x the
+    /// time of a scan on the benchmark's text; without it, <c>trace.text</c> searches scan the segments' text.</summary>
+    public bool TextIndex { get; init; }
+
+    /// <summary>Spans per block of the text index (<see cref="TextIndexFormat.BlockSpans"/>): smaller blocks rule out
+    /// more rows per search and cost more index bytes. For measuring; compaction uses the default.</summary>
+    public int TextIndexBlockSpans { get; init; } = TextIndexFormat.BlockSpans;
+
     public SegmentWriterOptions Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MemoryLimitBytes, 4L << 20, nameof(MemoryLimitBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(Threads, 1, nameof(Threads));
+        ArgumentOutOfRangeException.ThrowIfLessThan(TextIndexBlockSpans, 1, nameof(TextIndexBlockSpans));
         return this;
     }
 }

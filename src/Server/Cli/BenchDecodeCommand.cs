@@ -34,7 +34,7 @@ internal static class BenchDecodeCommand
             Write(rows, result.GetValue(format)!, result.InvocationConfiguration.Output);
             return 0;
         });
-        return new Command("bench", "Measure this build on this machine.") { decode, BenchWalCommand.Create(), BenchSealCommand.Create(), BenchIngestCommand.Create(), BenchCompactCommand.Create() };
+        return new Command("bench", "Measure this build on this machine.") { decode, BenchWalCommand.Create(), BenchSealCommand.Create(), BenchIngestCommand.Create(), BenchCompactCommand.Create(), BenchTextCommand.Create() };
     }
 
     internal sealed record Row(string Payload, string Decoder, long Spans, long Bytes, long Operations, TimeSpan Elapsed, string Baseline)

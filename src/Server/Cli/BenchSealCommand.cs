@@ -34,9 +34,12 @@ internal static class BenchSealCommand
         var format = new Option<string>("--format") { Description = "Output format.", DefaultValueFactory = _ => "table" };
         format.AcceptOnlyFromAmong("table", "json");
         var folder = new Option<DirectoryInfo?>("--data") { Description = "Folder to write in (default: a new folder under the system temp folder, deleted after)." };
+        var kinds = new Option<string>("--kinds") { Description = "Payload kinds, comma-separated.", DefaultValueFactory = _ => $"{OtlpBenchmarkPayloads.Small},{OtlpBenchmarkPayloads.GenAi},{OtlpBenchmarkPayloads.GenAiVariedText}" };
+        var only = new Option<string?>("--configurations") { Description = "Configurations to run, comma-separated names (default: all)." };
+        var noCeiling = new Option<bool>("--no-ceiling") { Description = "Skip the DuckDB COPY ceiling table." };
         var command = new Command("seal", "Measure sealing into Parquet segments: spans/s, bytes on disk per span and as a share of the OTLP bytes.")
         {
-            seconds, spansPerTrace, format, folder,
+            seconds, spansPerTrace, format, folder, kinds, only, noCeiling,
         };
         command.SetAction(result =>
         {
@@ -45,7 +48,16 @@ internal static class BenchSealCommand
             try
             {
                 var output = result.InvocationConfiguration.Output;
-                var (table, ceiling) = Run(root, TimeSpan.FromSeconds(Math.Max(1, result.GetValue(seconds))), Math.Max(1, result.GetValue(spansPerTrace)), output);
+                var names = result.GetValue(only)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                var chosen = names is null ? Configurations : [.. Configurations.Where(c => names.Contains(c.Name))];
+                var (table, ceiling) = Run(
+                    root,
+                    TimeSpan.FromSeconds(Math.Max(1, result.GetValue(seconds))),
+                    Math.Max(1, result.GetValue(spansPerTrace)),
+                    output,
+                    result.GetValue(kinds)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+                    chosen,
+                    !result.GetValue(noCeiling));
                 if (result.GetValue(format) == "json")
                 {
                     using StringWriter seal = new(), copy = new();
@@ -84,9 +96,10 @@ internal static class BenchSealCommand
         new("8 MiB segments, 24 MiB DuckDB, 1 file", new SealerOptions { MaxSegmentBufferBytes = 8L << 20 }, new SegmentWriterOptions { MemoryLimitBytes = 24L << 20, Threads = 1 }),
         new("32 MiB segments", new SealerOptions { MaxSegmentBufferBytes = 32L << 20 }, new SegmentWriterOptions()),
         new("128 MiB segments", new SealerOptions { MaxSegmentBufferBytes = 128L << 20 }, new SegmentWriterOptions()),
+        new("text index", new SealerOptions(), new SegmentWriterOptions { TextIndex = true }),
     ];
 
-    private static (BenchTable Seal, BenchTable Ceiling) Run(string root, TimeSpan perKind, int spansPerTrace, TextWriter progress)
+    private static (BenchTable Seal, BenchTable Ceiling) Run(string root, TimeSpan perKind, int spansPerTrace, TextWriter progress, IReadOnlyList<string> kinds, IReadOnlyList<Configuration> configurations, bool withCeiling)
     {
         var ceiling = new BenchTable(
             ("payload", "payload", -10),
@@ -117,13 +130,14 @@ internal static class BenchSealCommand
             ("payl%", "time_percent_payloads_copy", 7),
             ("attrs%", "time_percent_attrs_copy", 7),
             ("trace%", "time_percent_traces_copy", 7),
+            ("text%", "time_percent_text_index", 7),
             ("sync%", "time_percent_sync", 7),
             ("other%", "time_percent_other", 7));
         progress.WriteLine($"bench seal: {spansPerTrace} spans per trace, {perKind.TotalSeconds:F0} s per payload kind, {Environment.ProcessorCount} cores, load average {LoadAverage()}");
-        foreach (var kind in new[] { OtlpBenchmarkPayloads.Small, OtlpBenchmarkPayloads.GenAi, OtlpBenchmarkPayloads.GenAiVariedText })
+        foreach (var kind in kinds)
         {
             var request = new BenchRequests(kind, spansPerTrace);
-            var contenders = Configurations.Select((c, i) => new Contender(c, Path.Combine(root, $"{kind}-{i}"))).ToList();
+            var contenders = configurations.Select((c, i) => new Contender(c, Path.Combine(root, $"{kind}-{i}"))).ToList();
             try
             {
                 using var decoder = new OtlpRequestDecoder();
@@ -171,6 +185,7 @@ internal static class BenchSealCommand
                         Percent(c.Phases.Payloads),
                         Percent(c.Phases.Attrs),
                         Percent(c.Phases.Traces),
+                        Percent(c.Phases.Text),
                         Percent(c.Phases.Sync),
                         Percent(c.Seal - c.Phases.Total));
                 }
@@ -183,7 +198,10 @@ internal static class BenchSealCommand
                 }
             }
 
-            Ceiling(kind, request, Path.Combine(root, $"{kind}-ceiling"), ceiling);
+            if (withCeiling)
+            {
+                Ceiling(kind, request, Path.Combine(root, $"{kind}-ceiling"), ceiling);
+            }
         }
 
         return (table, ceiling);
