@@ -32,10 +32,6 @@ public sealed class Sealer : IAsyncDisposable
 
     // What the kept parts count in the budget: at least _largeTracesBytes (CoverKeptParts).
     private long _largeTracesReserved;
-
-    // Buffers at least this big keep their arrays on the large-object heap (CollectLargeBuffers).
-    private const long LargeBufferBytes = 1L << 20;
-    private long _releasedLargeBytes;
     private HashSet<TraceKey> _moreExpected = [];
     private readonly List<SealedTrace> _pending = [];
 
@@ -588,7 +584,6 @@ public sealed class Sealer : IAsyncDisposable
         foreach (var trace in traces)
         {
             _pendingSpans -= trace.Buffer.Spans.Count;
-            _releasedLargeBytes += trace.Buffer.FootprintBytes >= LargeBufferBytes ? trace.Buffer.FootprintBytes : 0;
             _assembler.Release(trace);
         }
 
@@ -597,28 +592,8 @@ public sealed class Sealer : IAsyncDisposable
             _oldestPendingTicks = long.MaxValue;
         }
 
-        CollectLargeBuffers();
         _checkpoint();
         _options.CrashPoint?.Invoke(SealerCrashPoints.Checkpointed);
-    }
-
-    /// <summary>
-    /// Gives the memory of released large buffers back once they add up to a quarter of the budget. A large trace's
-    /// parts live in arrays on the large-object heap, which the runtime collects only with a full collection, and it
-    /// lets that heap grow by about what survives before starting one: parts written and released faster than that
-    /// held resident memory near three times the budget (bigtrace, 1,000,000 spans, 128 MiB: GC committed 340-368 MB).
-    /// Only buffers of at least <see cref="LargeBufferBytes"/> count, so ordinary traffic of small traces never
-    /// triggers it. Blocking and not compacting: the arrays hold no references, so marking is short.
-    /// </summary>
-    private void CollectLargeBuffers()
-    {
-        if (_releasedLargeBytes < _budget.LimitBytes / 4)
-        {
-            return;
-        }
-
-        _releasedLargeBytes = 0;
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
     }
 
     private enum WriteOutcome
