@@ -16,8 +16,8 @@ namespace TraceStore.Engine.Segments;
 /// <para>Memory (<see cref="FootprintBytes"/>, counted from capacities): about 8 bytes of parent and 4 of size per
 /// stored span, the id index (<see cref="SpanNumberIndex"/>: 17 to 35 bytes per span) and the spans with token
 /// usage. Everything is held in pieces below the large-object threshold (85,000 bytes), so a million-span trace
-/// grows by small allocations the GC reclaims young, never by doubling one large array (which kept several copies
-/// of it on the large-object heap).</para>
+/// grows by small allocations, never by doubling one large array (each doubling left the old copy as garbage on the
+/// large-object heap, which only a full collection frees).</para>
 /// </summary>
 internal sealed class SealedTraceParts
 {
