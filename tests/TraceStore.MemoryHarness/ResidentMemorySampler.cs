@@ -55,7 +55,7 @@ internal sealed class ResidentMemorySampler : IDisposable
             {
                 _nextLine = Environment.TickCount64 + 100;
                 var info = GC.GetGCMemoryInfo();
-                timeline.WriteLine($"{Environment.TickCount64 % 100000,6} rss={rss >> 20,4}MiB gc_committed_at_last_gc={managed >> 20,4}MiB gc_heap={info.HeapSizeBytes >> 20,4}MiB gen2={GC.CollectionCount(2)} gen0={GC.CollectionCount(0)} alloc={GC.GetTotalAllocatedBytes() >> 20}MiB heap_now={GC.GetTotalMemory(false) >> 20}MiB");
+                timeline.WriteLine($"{Environment.TickCount64 % 100000,6} rss={rss >> 20,4}MiB gc_committed_at_last_gc={managed >> 20,4}MiB gc_heap={info.HeapSizeBytes >> 20,4}MiB gen2={GC.CollectionCount(2)} gen0={GC.CollectionCount(0)} alloc={GC.GetTotalAllocatedBytes() >> 20}MiB heap_now={GC.GetTotalMemory(false) >> 20}MiB fragmented={info.FragmentedBytes >> 20}MiB gen2_after={info.GenerationInfo[2].SizeAfterBytes >> 20}MiB loh_after={info.GenerationInfo[3].SizeAfterBytes >> 20}MiB poh_after={info.GenerationInfo[4].SizeAfterBytes >> 20}MiB");
             }
 
         }

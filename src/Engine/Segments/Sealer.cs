@@ -29,6 +29,9 @@ public sealed class Sealer : IAsyncDisposable
     private readonly Dictionary<TraceKey, SealedTraceParts> _largeTraces = [];
     private readonly Dictionary<TraceKey, long> _largeTraceUpdated = [];
     private long _largeTracesBytes;
+
+    // What the kept parts count in the budget: at least _largeTracesBytes (CoverKeptParts).
+    private long _largeTracesReserved;
     private HashSet<TraceKey> _moreExpected = [];
     private readonly List<SealedTrace> _pending = [];
 
@@ -173,50 +176,28 @@ public sealed class Sealer : IAsyncDisposable
     }
 
     /// <summary>
-    /// The buffers to write, one per trace, each with its summary. Several pending parts of one trace (a part that
-    /// filled up and the rest, taken in the same round) are merged into one buffer first, in the order they were taken
-    /// (so the first root received stays the root): a segment holds each trace once, with one summary. A trace that
-    /// already has parts in committed segments (late spans, retries after its seal, a trace sealed in parts) gets only
-    /// its spans that are not stored yet, and a summary that covers every part: <see cref="TraceSummaryMerger"/>
-    /// extends the summary sealed last with them, from a light read of the earlier parts
-    /// (<see cref="SealedTraceParts"/>: ids, parents, usage and sizes, counted in the budget while held). The summary
-    /// sealed now supersedes the earlier ones. A trace whose spans are all stored already (a retry of a sealed
-    /// request) has nothing to write and is left out. Merged copies are transient and not counted in the budget.
+    /// The buffers to write, one per trace (<see cref="WritePending"/> puts at most one part of a trace in a segment),
+    /// each with its summary: a segment holds each trace once, with one summary. A trace that already has parts in
+    /// committed segments (late spans, retries after its seal, a trace sealed in parts) gets only its spans that are
+    /// not stored yet, and a summary that covers every part: <see cref="TraceSummaryMerger"/> extends the summary
+    /// sealed last with them, from a light read of the earlier parts (<see cref="SealedTraceParts"/>: ids, parents,
+    /// usage and sizes, counted in the budget while held). The summary sealed now supersedes the earlier ones. A trace
+    /// whose spans are all stored already (a retry of a sealed request) has nothing to write and is left out.
     /// </summary>
     private (List<TraceBuffer> Buffers, List<TraceSummary> Summaries, List<SealedTraceParts?> Earlier) WithEarlierParts(IReadOnlyList<TraceBuffer> pending)
     {
-        Span<byte> id = stackalloc byte[35];
         var ids = new List<string>(pending.Count);
         var traces = new List<TraceBuffer>(pending.Count);
-        var byKey = new Dictionary<TraceKey, int>(pending.Count);
-        var copies = new HashSet<int>();
+        var keys = new HashSet<TraceKey>(pending.Count);
         foreach (var part in pending)
         {
-            if (!byKey.TryGetValue(part.Key, out var at))
+            if (!keys.Add(part.Key))
             {
-                byKey.Add(part.Key, traces.Count);
-                traces.Add(part);
-                ids.Add(SegmentIds.TraceIdText(part.Key.TraceId));
-                continue;
+                throw new InvalidOperationException($"Two parts of trace {SegmentIds.TraceIdText(part.Key.TraceId)} in one segment.");
             }
 
-            // The pending buffers themselves never change (readers see them): the parts go into a copy.
-            var now = _time.GetTimestamp();
-            if (copies.Add(at))
-            {
-                var merged = new TraceBuffer(part.Key, now);
-                for (var span = 0; span < traces[at].Spans.Count; span++)
-                {
-                    merged.AppendCopy(traces[at], span, now);
-                }
-
-                traces[at] = merged;
-            }
-
-            for (var span = 0; span < part.Spans.Count; span++)
-            {
-                traces[at].AppendCopy(part, span, now);
-            }
+            traces.Add(part);
+            ids.Add(SegmentIds.TraceIdText(part.Key.TraceId));
         }
 
         var sealedParts = _catalog.SegmentsHoldingEach(ids);
@@ -236,8 +217,7 @@ public sealed class Sealer : IAsyncDisposable
 
             // A large trace's parts as the sealer left them after its last part, if nothing was sealed or compacted
             // for it since; else read back.
-            var latest = segments.Max(s => s.SealSequence);
-            var cached = _largeTraces.TryGetValue(buffer.Key, out var kept) && kept.CoversThroughSequence == latest ? kept : null;
+            var cached = KeptParts(buffer.Key, segments, ids[i]);
             var earlier = cached ?? SealedTraceParts.Load(Loader(), segments, ids[i]);
             if (earlier is null)
             {
@@ -291,15 +271,11 @@ public sealed class Sealer : IAsyncDisposable
             var parts = SealedTraceParts.Extend(earliers[i], buffers[i], summaries[i], sealSequence);
             _largeTraces[key] = parts;
             _largeTraceUpdated[key] = sealSequence;
-            var grown = parts.FootprintBytes - before;
-            _largeTracesBytes += grown;
-            if (grown > 0)
+            _largeTracesBytes += parts.FootprintBytes - before;
+            if (!CoverKeptParts(key))
             {
-                _budget.ForceReserve(grown);
-            }
-            else
-            {
-                _budget.Release(-grown);
+                // Not counted, so not kept: its next part reads the earlier ones back.
+                Forget(key);
             }
         }
 
@@ -307,15 +283,103 @@ public sealed class Sealer : IAsyncDisposable
         {
             Forget(_largeTraceUpdated.MinBy(e => e.Value).Key);
         }
+
+        var excess = _largeTracesReserved - KeptReservationTarget();
+        if (excess > 0)
+        {
+            _largeTracesReserved -= excess;
+            _budget.Release(excess);
+        }
     }
 
+    /// <summary>What the kept parts should have counted in the budget: twice what they hold (their id index grows by
+    /// doubling, a thousand tables at about the same span count), but not beyond half the budget unless they hold
+    /// more.</summary>
+    private long KeptReservationTarget() => Math.Min(2 * _largeTracesBytes, Math.Max(_largeTracesBytes, _budget.LimitBytes / 2));
+
+    /// <summary>
+    /// Makes the kept parts' reservation cover what they hold now (after the parts of <paramref name="key"/> grew),
+    /// never taking the budget past its limit: the reservation is taken over from the part of <paramref name="key"/>
+    /// just written, still pending (its buffer is released by <see cref="Finish"/> right after, and releases that
+    /// much less), so those bytes never leave the budget and no waiting client can take the room first. A part holds
+    /// far more than it adds to the kept parts (hundreds of bytes per span against about 40), so each part also tops
+    /// the reservation up towards <see cref="KeptReservationTarget"/>, and a sudden growth of the index is covered by
+    /// what earlier parts gave. What is still missing is reserved only if it fits; false (nothing more counted) when
+    /// it does not.
+    /// </summary>
+    private bool CoverKeptParts(TraceKey key)
+    {
+        var target = KeptReservationTarget();
+        if (_largeTracesReserved < target)
+        {
+            // Batches are prefixes of _pending with one part per trace, so the first pending part of the trace is the
+            // one being written (a slice of it, in WriteInSlices).
+            var part = _pending.Find(t => t.Buffer.Key == key)?.Buffer;
+            var taken = part is null ? 0 : Math.Min(target - _largeTracesReserved, part.AccountedBytes);
+            if (part is not null)
+            {
+                part.AccountedBytes -= taken;
+            }
+
+            _largeTracesReserved += taken;
+        }
+
+        if (_largeTracesReserved >= _largeTracesBytes)
+        {
+            return true;
+        }
+
+        if (!_budget.TryReserve(_largeTracesBytes - _largeTracesReserved))
+        {
+            return false;
+        }
+
+        _largeTracesReserved = _largeTracesBytes;
+        return true;
+    }
+
+    /// <summary>Whether more parts of <paramref name="trace"/> are likely: a part that filled up, or a trace sealed
+    /// early under memory pressure while its root has not ended (a huge trace under a bulk client is sealed this way
+    /// between its full parts).</summary>
+    private static bool MoreExpected(SealedTrace trace) =>
+        trace.Reason == SealReason.PartFull || (trace.Reason == SealReason.MemoryPressure && !trace.Buffer.RootEnded);
+
+    /// <summary>
+    /// The kept parts of <paramref name="key"/> if they still describe what <paramref name="segments"/> hold of it:
+    /// nothing sealed for it since (the latest segment is the one they were kept at), or the latest segment is a
+    /// compaction's merge of segments that held it (a merge rewrites the same spans under a new seal sequence), which
+    /// the latest stored summary tells: it counts as many spans as the kept one. Null otherwise (read back).
+    /// </summary>
+    private SealedTraceParts? KeptParts(TraceKey key, IReadOnlyList<SegmentInfo> segments, string traceId)
+    {
+        var latest = segments.Max(s => s.SealSequence);
+        if (!_largeTraces.TryGetValue(key, out var kept) || latest < kept.CoversThroughSequence)
+        {
+            return null;
+        }
+
+        if (latest == kept.CoversThroughSequence)
+        {
+            return kept;
+        }
+
+        if (SealedTraceQueries.LatestSummaries(Loader(), [.. segments], [traceId]).TryGetValue(traceId, out var stored) && stored.Summary.SpanCount == kept.Summary.SpanCount)
+        {
+            kept.Recheck(latest);
+            return kept;
+        }
+
+        return null;
+    }
+
+    /// <summary>Drops the kept parts of <paramref name="key"/>; their reservation is given back by
+    /// <see cref="KeepLargeTraces"/> once it is past what the rest need.</summary>
     private void Forget(TraceKey key)
     {
         if (_largeTraces.Remove(key, out var parts))
         {
             _largeTraceUpdated.Remove(key);
             _largeTracesBytes -= parts.FootprintBytes;
-            _budget.Release(parts.FootprintBytes);
         }
     }
 
@@ -390,15 +454,19 @@ public sealed class Sealer : IAsyncDisposable
         var limit = int.MaxValue;
         while (_pending.Count > 0)
         {
+            // A segment takes at most one part of each trace: the next part of a trace already in the batch starts the
+            // next segment, so parts are written as they are, never merged into a copy first (a million-span trace
+            // comes in a hundred parts, and merged copies of them were most of its resident memory).
             var count = 0;
             long bytes = 0;
-            while (count < _pending.Count && count < limit && (count == 0 || bytes + _pending[count].Buffer.AccountedBytes <= _options.MaxSegmentBufferBytes))
+            var keys = new HashSet<TraceKey>();
+            while (count < _pending.Count && count < limit && (count == 0 || bytes + _pending[count].Buffer.AccountedBytes <= _options.MaxSegmentBufferBytes) && keys.Add(_pending[count].Buffer.Key))
             {
                 bytes += _pending[count].Buffer.AccountedBytes;
                 count++;
             }
 
-            _moreExpected = [.. _pending.Take(count).Where(t => t.Reason == SealReason.PartFull).Select(t => t.Buffer.Key)];
+            _moreExpected = [.. _pending.Take(count).Where(MoreExpected).Select(t => t.Buffer.Key)];
             var outcome = TryWrite([.. _pending.Take(count).Select(t => t.Buffer)]);
             if (outcome == WriteOutcome.OutOfMemory && count > 1)
             {
@@ -446,7 +514,7 @@ public sealed class Sealer : IAsyncDisposable
             }
 
             // Every slice but the last is followed by another part of the same trace.
-            _moreExpected = at + piece.Spans.Count < buffer.Spans.Count || trace.Reason == SealReason.PartFull ? [buffer.Key] : [];
+            _moreExpected = at + piece.Spans.Count < buffer.Spans.Count || MoreExpected(trace) ? [buffer.Key] : [];
             var outcome = TryWrite([piece]);
             if (outcome == WriteOutcome.OutOfMemory && slice > 1)
             {

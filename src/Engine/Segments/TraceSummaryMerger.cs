@@ -89,18 +89,13 @@ internal static class TraceSummaryMerger
     private static SpanSizeStats SizeStats(SealedTraceParts earlier, TraceBuffer added)
     {
         var spans = added.Spans.AsSpan();
-        var sizes = new long[earlier.Count + spans.Length];
-        for (var i = 0; i < earlier.Count; i++)
-        {
-            sizes[i] = earlier.Sizes[i];
-        }
-
+        var sizes = new long[spans.Length];
         for (var i = 0; i < spans.Length; i++)
         {
-            sizes[earlier.Count + i] = SpanSize.Of(added, spans[i]);
+            sizes[i] = SpanSize.Of(added, spans[i]);
         }
 
-        return SpanSize.StatsOf(sizes);
+        return earlier.SizeStatsWith(sizes);
     }
 
     /// <summary><see cref="TraceSummaryBuilder.SumTokenUsage"/>'s rule over the earlier and the new spans together:
@@ -112,7 +107,7 @@ internal static class TraceSummaryMerger
         TokenUsage? total = null;
         foreach (var (index, own) in earlier.Usage)
         {
-            if (!AncestorHasUsage(earlier, added, earlier.Parents[index], hopLimit))
+            if (!AncestorHasUsage(earlier, added, earlier.ParentOf(index), hopLimit))
             {
                 total = total is { } sum ? sum.Add(own) : own;
             }
@@ -141,7 +136,7 @@ internal static class TraceSummaryMerger
                     return true;
                 }
 
-                parent = earlier.Parents[index];
+                parent = earlier.ParentOf(index);
             }
             else if (added.TryGetSpanIndex(new SpanId(parent), out index))
             {

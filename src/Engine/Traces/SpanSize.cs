@@ -67,15 +67,27 @@ public static class SpanSize
             return 0;
         }
 
-        var index = percentile * (sorted.Length - 1);
-        var lower = (int)index;
-        var upper = lower + 1;
-        if (upper >= sorted.Length)
+        var (lower, upper, weight) = Neighbours(sorted.Length, percentile);
+        return upper >= sorted.Length ? sorted[^1] : (long)((sorted[lower] * (1 - weight)) + (sorted[upper] * weight));
+    }
+
+    /// <summary><see cref="Percentile(ReadOnlySpan{long}, double)"/> over <paramref name="count"/> sizes that are not
+    /// in one array: <paramref name="ranked"/> gives the size of a rank (0: smallest).</summary>
+    public static long Percentile(int count, Func<int, long> ranked, double percentile)
+    {
+        if (count == 0)
         {
-            return sorted[^1];
+            return 0;
         }
 
-        var weight = index - lower;
-        return (long)((sorted[lower] * (1 - weight)) + (sorted[upper] * weight));
+        var (lower, upper, weight) = Neighbours(count, percentile);
+        return upper >= count ? ranked(count - 1) : (long)((ranked(lower) * (1 - weight)) + (ranked(upper) * weight));
+    }
+
+    private static (int Lower, int Upper, double Weight) Neighbours(int count, double percentile)
+    {
+        var index = percentile * (count - 1);
+        var lower = (int)index;
+        return (lower, lower + 1, index - lower);
     }
 }

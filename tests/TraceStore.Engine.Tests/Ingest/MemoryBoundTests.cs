@@ -109,7 +109,9 @@ public sealed class MemoryBoundTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(children + 1, summary.GetProperty("accepted_spans").GetInt64());
         Assert.True(summary.GetProperty("seal_problem").ValueKind == JsonValueKind.Null, summary.GetProperty("seal_problem").ToString());
-        Assert.InRange(summary.GetProperty("budget_peak_bytes").GetInt64(), 1, (BudgetMiB * MiB) + MarginBytes);
+
+        // The parts the sealer keeps between parts are counted within the budget, never forced past it.
+        Assert.InRange(summary.GetProperty("budget_peak_bytes").GetInt64(), 1, BudgetMiB * MiB);
         AssertResidentGrowthWithinBudget(summary, BudgetMiB * MiB);
 
         // Every span once, a page of 10,000 at a time, in (start time, span id) order; the summary counts them all.

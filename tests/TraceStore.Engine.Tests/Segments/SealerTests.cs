@@ -195,20 +195,27 @@ public sealed class SealerTests : IDisposable
     }
 
     [Fact]
-    public async Task Parts_of_one_trace_sealed_in_the_same_segment_are_written_as_one_trace_with_one_summary()
+    public async Task Parts_of_one_trace_taken_in_the_same_round_are_written_one_per_segment_with_a_summary_of_every_part()
     {
         // Parts of two spans: one trace becomes several buffers that the same round takes, first without, then with a
-        // part already committed. Each must be written once per segment, with one summary row covering all its spans.
+        // part already committed. A segment takes one part of a trace (no merged copy): the parts go to consecutive
+        // segments, each span once, each summary row covering every part sealed so far.
         var (assembler, catalog, writer) = Parts(new AssemblerOptions { MaxSpansPerPart = 2 });
         await using var sealer = new Sealer(assembler, _budget, writer, catalog, () => { }, new SealerOptions(), NullLogger.Instance, _time);
         assembler.Add(SpanBatches.Decode([new(1, 1, 0), new(1, 2, 1), new(1, 3, 1), new(1, 4, 1), new(1, 5, 1)]), "0", walSequence: 1);
-        Assert.NotEqual(0, sealer.SealNow(everything: true));
-        Assert.Equal("1 traces, 5 spans; summaries: 5 OK t1-s1", Describe(catalog.Segments()[0]));
+        Assert.Equal(3, sealer.SealNow(everything: true));
+        Assert.Equal(
+            ["1 traces, 2 spans; summaries: 2 OK t1-s1", "1 traces, 2 spans; summaries: 4 OK t1-s1", "1 traces, 1 spans; summaries: 5 OK t1-s1"],
+            catalog.Segments().Select(Describe));
+        Assert.Equal(0, _budget.UsedBytes); // the trace's last part was a flush: nothing kept
 
-        // Late: a retry of span 2 and spans 6 to 8, again in parts.
+        // Late: a retry of span 2 and spans 6 to 8, again in parts: only the new spans are written.
         assembler.Add(SpanBatches.Decode([new(1, 2, 1), new(1, 6, 1), new(1, 7, 1), new(1, 8, 1)]), "0", walSequence: 2);
-        Assert.NotEqual(0, sealer.SealNow(everything: true));
-        Assert.Equal("1 traces, 3 spans; summaries: 8 OK t1-s1", Describe(catalog.Segments()[1])); // only the new spans 6 to 8
+        Assert.Equal(2, sealer.SealNow(everything: true));
+        Assert.Equal(
+            ["1 traces, 1 spans; summaries: 6 OK t1-s1", "1 traces, 2 spans; summaries: 8 OK t1-s1"],
+            catalog.Segments().Skip(3).Select(Describe));
+        Assert.True(_budget.UsedBytes > 0, "the parts kept after a full part are not counted in the budget");
         catalog.Dispose();
         writer.Dispose();
     }
