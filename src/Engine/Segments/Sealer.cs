@@ -26,12 +26,7 @@ public sealed class Sealer : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly object _gate = new();
-    private readonly Dictionary<TraceKey, SealedTraceParts> _largeTraces = [];
-    private readonly Dictionary<TraceKey, long> _largeTraceUpdated = [];
-    private long _largeTracesBytes;
-
-    // What the kept parts count in the budget: at least _largeTracesBytes (CoverKeptParts).
-    private long _largeTracesReserved;
+    private readonly KeptTraceParts _kept;
     private HashSet<TraceKey> _moreExpected = [];
     private readonly List<SealedTrace> _pending = [];
 
@@ -55,6 +50,7 @@ public sealed class Sealer : IAsyncDisposable
     {
         _assembler = assembler;
         _budget = budget;
+        _kept = new KeptTraceParts(budget);
         _writer = writer;
         _catalog = catalog;
         _checkpoint = checkpoint;
@@ -250,11 +246,9 @@ public sealed class Sealer : IAsyncDisposable
 
     /// <summary>
     /// After segment <paramref name="sealSequence"/> committed: keeps what the sealed parts of each trace that expects
-    /// more parts now are (<see cref="SealedTraceParts.Extend"/>; a part that filled up, or a slice with more to
-    /// come), counted in the budget, so its next part does not read every earlier span back: a million-span trace
-    /// comes in a hundred parts. A trace sealed for any other reason (complete, too old, flushed) is dropped. The kept
-    /// total stays under half the budget; past it, the traces updated longest ago are dropped (their next part reads
-    /// back). A trace whose segments changed otherwise (compaction) no longer matches and is read back.
+    /// more parts now are (<see cref="SealedTraceParts.Extend"/>; see <see cref="MoreExpected"/>, or a slice with more
+    /// to come) in <see cref="KeptTraceParts"/>. A trace sealed for any other reason (complete, too old, flushed) is
+    /// dropped. A trace whose segments changed otherwise (compaction) is rechecked by <see cref="KeptParts"/>.
     /// </summary>
     private void KeepLargeTraces(List<TraceBuffer> buffers, List<TraceSummary> summaries, List<SealedTraceParts?> earliers, long sealSequence)
     {
@@ -263,79 +257,17 @@ public sealed class Sealer : IAsyncDisposable
             var key = buffers[i].Key;
             if (!_moreExpected.Contains(key))
             {
-                Forget(key);
+                _kept.Forget(key);
                 continue;
             }
 
-            var before = _largeTraces.TryGetValue(key, out var old) ? old.FootprintBytes : 0;
-            var parts = SealedTraceParts.Extend(earliers[i], buffers[i], summaries[i], sealSequence);
-            _largeTraces[key] = parts;
-            _largeTraceUpdated[key] = sealSequence;
-            _largeTracesBytes += parts.FootprintBytes - before;
-            if (!CoverKeptParts(key))
-            {
-                // Not counted, so not kept: its next part reads the earlier ones back.
-                Forget(key);
-            }
-        }
-
-        while (_largeTracesBytes > _budget.LimitBytes / 2 && _largeTraces.Count > 0)
-        {
-            Forget(_largeTraceUpdated.MinBy(e => e.Value).Key);
-        }
-
-        var excess = _largeTracesReserved - KeptReservationTarget();
-        if (excess > 0)
-        {
-            _largeTracesReserved -= excess;
-            _budget.Release(excess);
-        }
-    }
-
-    /// <summary>What the kept parts should have counted in the budget: twice what they hold (their id index grows by
-    /// doubling, a thousand tables at about the same span count), but not beyond half the budget unless they hold
-    /// more.</summary>
-    private long KeptReservationTarget() => Math.Min(2 * _largeTracesBytes, Math.Max(_largeTracesBytes, _budget.LimitBytes / 2));
-
-    /// <summary>
-    /// Makes the kept parts' reservation cover what they hold now (after the parts of <paramref name="key"/> grew),
-    /// never taking the budget past its limit: the reservation is taken over from the part of <paramref name="key"/>
-    /// just written, still pending (its buffer is released by <see cref="Finish"/> right after, and releases that
-    /// much less), so those bytes never leave the budget and no waiting client can take the room first. A part holds
-    /// far more than it adds to the kept parts (hundreds of bytes per span against about 40), so each part also tops
-    /// the reservation up towards <see cref="KeptReservationTarget"/>, and a sudden growth of the index is covered by
-    /// what earlier parts gave. What is still missing is reserved only if it fits; false (nothing more counted) when
-    /// it does not.
-    /// </summary>
-    private bool CoverKeptParts(TraceKey key)
-    {
-        var target = KeptReservationTarget();
-        if (_largeTracesReserved < target)
-        {
             // Batches are prefixes of _pending with one part per trace, so the first pending part of the trace is the
             // one being written (a slice of it, in WriteInSlices).
-            var part = _pending.Find(t => t.Buffer.Key == key)?.Buffer;
-            var taken = part is null ? 0 : Math.Min(target - _largeTracesReserved, part.AccountedBytes);
-            if (part is not null)
-            {
-                part.AccountedBytes -= taken;
-            }
-
-            _largeTracesReserved += taken;
+            var written = _pending.Find(t => t.Buffer.Key == key)?.Buffer;
+            _kept.Keep(key, earliers[i], buffers[i], summaries[i], sealSequence, written);
         }
 
-        if (_largeTracesReserved >= _largeTracesBytes)
-        {
-            return true;
-        }
-
-        if (!_budget.TryReserve(_largeTracesBytes - _largeTracesReserved))
-        {
-            return false;
-        }
-
-        _largeTracesReserved = _largeTracesBytes;
-        return true;
+        _kept.Trim();
     }
 
     /// <summary>Whether more parts of <paramref name="trace"/> are likely: a part that filled up, or a trace sealed
@@ -353,7 +285,7 @@ public sealed class Sealer : IAsyncDisposable
     private SealedTraceParts? KeptParts(TraceKey key, IReadOnlyList<SegmentInfo> segments, string traceId)
     {
         var latest = segments.Max(s => s.SealSequence);
-        if (!_largeTraces.TryGetValue(key, out var kept) || latest < kept.CoversThroughSequence)
+        if (!_kept.TryGet(key, out var kept) || latest < kept.CoversThroughSequence)
         {
             return null;
         }
@@ -370,17 +302,6 @@ public sealed class Sealer : IAsyncDisposable
         }
 
         return null;
-    }
-
-    /// <summary>Drops the kept parts of <paramref name="key"/>; their reservation is given back by
-    /// <see cref="KeepLargeTraces"/> once it is past what the rest need.</summary>
-    private void Forget(TraceKey key)
-    {
-        if (_largeTraces.Remove(key, out var parts))
-        {
-            _largeTraceUpdated.Remove(key);
-            _largeTracesBytes -= parts.FootprintBytes;
-        }
     }
 
     /// <summary><paramref name="buffer"/> itself when none of its spans is stored already, else a copy of the ones
