@@ -28,8 +28,13 @@ public static class SpanCopier
         var genAi = GenAiConventions.Describe(batch, span);
         var attributesStart = buffer.Attributes.Count;
         int inputsAt = -1, outputsAt = -1, modelAt = -1, providerAt = -1, sessionAt = -1, userAt = -1;
-        for (var i = span.Attributes.Start; i < span.Attributes.End; i++)
+        // A repeated key is stored once, at its first position with its last value, as MLflow's dict keeps it; the
+        // GenAI facts (genAi.*Attribute) already name each key's last occurrence.
+        var distinct = RepeatedKeys.Any(batch, span.Attributes) ? RepeatedKeys.LastOccurrences(batch, span.Attributes) : null;
+        var attributeCount = distinct?.Length ?? span.Attributes.Count;
+        for (var n = 0; n < attributeCount; n++)
         {
+            var i = distinct is null ? span.Attributes.Start + n : distinct[n];
             ref readonly var attribute = ref batch.KeyValues[i];
             buffer.Attributes.Add() = new StoredKeyValue(arena.Append(batch.Bytes(attribute.Key)), MlflowStoredJson.Write(arena, batch, attribute.Value));
             var at = buffer.Attributes.Count - 1;
@@ -102,12 +107,14 @@ public static class SpanCopier
 
     private static ArenaSlice ServiceName(SpanBatch batch, in SpanRecord span, ByteArena arena)
     {
+        // The last service.name counts, as in a dict of the resource's attributes.
         var resource = batch.Resources[batch.Scopes[span.ScopeIndex].ResourceIndex];
-        foreach (ref readonly var attribute in batch.KeyValues.Slice(resource.Attributes))
+        var attributes = batch.KeyValues.Slice(resource.Attributes);
+        for (var i = attributes.Length - 1; i >= 0; i--)
         {
-            if (attribute.Value.Kind == AnyValueKind.String && batch.Bytes(attribute.Key).SequenceEqual(ServiceNameKey))
+            if (batch.Bytes(attributes[i].Key).SequenceEqual(ServiceNameKey))
             {
-                return arena.Append(batch.Bytes(attribute.Value.Bytes));
+                return attributes[i].Value.Kind == AnyValueKind.String ? arena.Append(batch.Bytes(attributes[i].Value.Bytes)) : default;
             }
         }
 
@@ -124,8 +131,9 @@ public static class SpanCopier
 
         var json = new StringBuilder("{");
         var first = true;
-        foreach (ref readonly var attribute in batch.KeyValues.Slice(attributes))
+        foreach (var i in RepeatedKeys.Entries(batch, attributes))
         {
+            ref readonly var attribute = ref batch.KeyValues[i];
             json.Append(first ? "" : ", ");
             first = false;
             // The key goes through the same Python-style string encoding as the values (JsonSerializer would

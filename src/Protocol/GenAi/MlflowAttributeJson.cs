@@ -54,8 +54,9 @@ public static class MlflowAttributeJson
             case AnyValueKind.KeyValueList:
                 builder.Append('{');
                 var firstEntry = true;
-                foreach (var entry in batch.KeyValues.Slice(value.Children))
+                foreach (var i in RepeatedKeys.Entries(batch, value.Children))
                 {
+                    var entry = batch.KeyValues[i];
                     builder.Append(firstEntry ? "" : ", ");
                     firstEntry = false;
                     AppendString(builder, batch.GetString(entry.Key));

@@ -1,4 +1,8 @@
+using Google.Protobuf;
+using OpenTelemetry.Proto.Collector.Trace.V1;
 using OpenTelemetry.Proto.Common.V1;
+using OpenTelemetry.Proto.Resource.V1;
+using OpenTelemetry.Proto.Trace.V1;
 using TraceStore.Engine.Assembly;
 using TraceStore.Protocol.Model;
 using static TraceStore.Engine.Tests.Assembly.OtlpTrace;
@@ -75,6 +79,54 @@ public sealed class SpanCopierTests
         Assert.Equal(T0 + 5, events[0].TimeUnixNano);
         Assert.Equal("""{"exception.message": "boom", "exception.escaped": false, "n": 3, "clé<+>": "é<"}""", buffer.GetString(events[0].Attributes));
         Assert.True(events[1].Attributes.IsEmpty);
+    }
+
+    /// <summary>MLflow reads OTLP key-value lists into Python dicts: a repeated key keeps its first position and its
+    /// last value, in span attributes, event attributes, map values and the resource's service.name.</summary>
+    [Fact]
+    public void Repeated_keys_keep_their_first_position_and_last_value_as_mlflow_dicts_do()
+    {
+        var span = Root(attributes:
+        [
+            ("mlflow.spanInputs", """{"q": "first"}"""), ("k", "a"), ("mlflow.spanInputs", """{"q": "second"}"""), ("n", 1), ("k", "b"),
+        ]);
+        var map = new KeyValueList
+        {
+            Values =
+            {
+                new KeyValue { Key = "x", Value = Value(1) }, new KeyValue { Key = "y", Value = Value(2) },
+                new KeyValue { Key = "x", Value = Value(3) },
+            },
+        };
+        span.Attributes.Add(new KeyValue { Key = "map", Value = new AnyValue { KvlistValue = map } });
+        span.Events.Add(new OtlpEvent
+        {
+            Name = "e",
+            TimeUnixNano = T0 + 1,
+            Attributes = { new KeyValue { Key = "m", Value = Value("one") }, new KeyValue { Key = "z", Value = Value(0) }, new KeyValue { Key = "m", Value = Value("two") } },
+        });
+        var request = new ExportTraceServiceRequest
+        {
+            ResourceSpans =
+            {
+                new ResourceSpans
+                {
+                    Resource = new Resource { Attributes = { new KeyValue { Key = "service.name", Value = Value("old") }, new KeyValue { Key = "service.name", Value = Value("new") } } },
+                    ScopeSpans = { new ScopeSpans { Spans = { span } } },
+                },
+            },
+        };
+        var buffer = Buffer(request.ToByteArray());
+
+        var stored = buffer.Spans[0];
+        var attributes = buffer.Attributes.Slice(stored.Attributes).ToArray()
+            .Select(a => (buffer.GetString(a.Key), buffer.GetString(a.Value))).ToArray();
+        Assert.Equal(
+            [("mlflow.spanInputs", """{"q": "second"}"""), ("k", "\"b\""), ("n", "1"), ("map", """{"x": 3, "y": 2}""")],
+            attributes);
+        Assert.Equal("""{"q": "second"}""", buffer.GetString(stored.Inputs));
+        Assert.Equal("""{"m": "two", "z": 0}""", buffer.GetString(buffer.Events.Slice(stored.Events)[0].Attributes));
+        Assert.Equal("new", buffer.GetString(stored.ServiceName));
     }
 
     [Fact]
