@@ -185,7 +185,7 @@ public sealed class TraceBuffer
 /// The capacities a <see cref="TraceBuffer"/> starts with. A huge trace comes in parts of
 /// <see cref="AssemblerOptions.MaxSpansPerPart"/> spans, each its own buffer: grown by doubling, every part allocated
 /// its arrays about twice over on the large-object heap (the copies left behind are garbage only a full collection
-/// frees) and kept up to 64 % unused capacity, counted in the budget. The parts after the first are allocated at the
+/// frees), and up to half of the last array unused, counted in the budget. The parts after the first are allocated at the
 /// size of the part before instead.
 /// </summary>
 public readonly record struct PartCapacity(int Spans, int Attributes, int Events, int ArenaBytes);
