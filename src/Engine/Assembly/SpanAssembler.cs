@@ -57,7 +57,7 @@ public sealed class SpanAssembler
             {
                 if (!shard.Open.TryGetValue(key, out var buffer))
                 {
-                    buffer = new TraceBuffer(key, now);
+                    buffer = NewBuffer(shard, key, now);
                     shard.Open.Add(key, buffer);
                 }
 
@@ -76,6 +76,7 @@ public sealed class SpanAssembler
                 {
                     shard.Open.Remove(key);
                     shard.Due.Add(new SealedTrace(buffer, SealReason.PartFull));
+                    shard.NextParts[key] = (buffer.NextPartCapacity(_options.MaxSpansPerPart), now);
                 }
             }
 
@@ -102,6 +103,7 @@ public sealed class SpanAssembler
             {
                 due.AddRange(shard.Due);
                 shard.Due.Clear();
+                ForgetStaleNextParts(shard, now);
                 var dueHere = due.Count;
                 foreach (var buffer in shard.Open.Values)
                 {
@@ -175,6 +177,7 @@ public sealed class SpanAssembler
                 shard.Due.Clear();
                 all.AddRange(shard.Open.Values.Select(b => new SealedTrace(b, SealReason.Flush)));
                 shard.Open.Clear();
+                shard.NextParts.Clear();
             }
         }
 
@@ -298,6 +301,44 @@ public sealed class SpanAssembler
         }
     }
 
+    /// <summary>
+    /// A new buffer for <paramref name="key"/>: allocated at once at the size of its previous part when that part
+    /// filled up (<see cref="PartCapacity"/>) and the budget has room for it now, counted before it is allocated, so
+    /// the budget is never taken past its limit by the whole part at once (only growth is forced, as it comes); else
+    /// small, growing as spans arrive.
+    /// </summary>
+    private TraceBuffer NewBuffer(Shard shard, TraceKey key, long now)
+    {
+        if (shard.NextParts.Remove(key, out var next))
+        {
+            var bytes = TraceBuffer.EmptyFootprintBytes(next.Capacity);
+            if (_budget.TryReserve(bytes))
+            {
+                return new TraceBuffer(key, now, next.Capacity) { AccountedBytes = bytes };
+            }
+        }
+
+        return new TraceBuffer(key, now);
+    }
+
+    /// <summary>Drops the capacities kept for the next part of traces that sent nothing more for the idle period (their
+    /// last part was the last, or the next one comes so late it may as well start small).</summary>
+    private void ForgetStaleNextParts(Shard shard, long now)
+    {
+        if (shard.NextParts.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var (key, next) in shard.NextParts)
+        {
+            if (now - next.FilledTicks >= _idleTicks)
+            {
+                shard.NextParts.Remove(key);
+            }
+        }
+    }
+
     private Shard ShardOf(TraceKey key) => _shards[(int)(key.TraceId.Low % ShardCount)];
 
     private sealed class Shard
@@ -307,6 +348,10 @@ public sealed class SpanAssembler
         public Dictionary<TraceKey, TraceBuffer> Open { get; } = [];
 
         public List<SealedTrace> Due { get; } = [];
+
+        /// <summary>Traces whose last part filled up: the capacity their next part starts with
+        /// (<see cref="TraceBuffer.NextPartCapacity"/>) and when the last one filled.</summary>
+        public Dictionary<TraceKey, (PartCapacity Capacity, long FilledTicks)> NextParts { get; } = [];
 
         public int CountUnderLock()
         {

@@ -14,15 +14,22 @@ public sealed class TraceBuffer
     private readonly Dictionary<SpanId, int> _spanIndex;
 
     public TraceBuffer(TraceKey key, long nowTicks)
+        : this(key, nowTicks, default)
+    {
+    }
+
+    /// <summary>A buffer allocated for <paramref name="capacity"/> at once (the next part of a trace whose last part
+    /// filled up: see <see cref="PartCapacity"/>), so it never grows by doubling; an empty capacity starts small.</summary>
+    public TraceBuffer(TraceKey key, long nowTicks, PartCapacity capacity)
     {
         Key = key;
         FirstSeenTicks = nowTicks;
         LastSpanTicks = nowTicks;
-        Arena = new(256);
-        Spans = new(4);
-        Attributes = new(8);
-        Events = new(4);
-        _spanIndex = [];
+        Arena = new(Math.Max(256, capacity.ArenaBytes));
+        Spans = new(Math.Max(4, capacity.Spans));
+        Attributes = new(Math.Max(8, capacity.Attributes));
+        Events = new(Math.Max(4, capacity.Events));
+        _spanIndex = new(capacity.Spans);
     }
 
     private TraceBuffer(TraceBuffer source)
@@ -83,6 +90,15 @@ public sealed class TraceBuffer
         + (_spanIndex.Count * 24L)
         + 256;
 
+    /// <summary>The <see cref="FootprintBytes"/> of an empty buffer made with <paramref name="capacity"/> (what the
+    /// assembler reserves before allocating one).</summary>
+    public static long EmptyFootprintBytes(PartCapacity capacity) =>
+        Math.Max(256, capacity.ArenaBytes)
+        + ((long)Math.Max(4, capacity.Spans) * Unsafe.SizeOf<StoredSpan>())
+        + ((long)Math.Max(8, capacity.Attributes) * Unsafe.SizeOf<StoredKeyValue>())
+        + ((long)Math.Max(4, capacity.Events) * Unsafe.SizeOf<StoredEvent>())
+        + 256;
+
     public ReadOnlySpan<byte> Bytes(ArenaSlice slice) => Arena[slice];
 
     public string GetString(ArenaSlice slice) => slice.IsEmpty ? "" : System.Text.Encoding.UTF8.GetString(Arena[slice]);
@@ -140,6 +156,15 @@ public sealed class TraceBuffer
         return true;
     }
 
+    /// <summary>What a part like this one needs: its counts and arena bytes, with 1/8 more of each for a next part
+    /// whose spans are a little larger (a growth past the capacity would double, allocating twice as much), spans
+    /// capped at <paramref name="maxSpans"/> (a part is full at that many).</summary>
+    public PartCapacity NextPartCapacity(int maxSpans) => new(
+        Math.Min(maxSpans, Spans.Count + (Spans.Count / 8)),
+        Attributes.Count + (Attributes.Count / 8),
+        Events.Count + (Events.Count / 8),
+        Arena.Length + (Arena.Length / 8));
+
     /// <summary>Records a span appended at the end of <see cref="Spans"/> by the copier.</summary>
     internal void IndexLastSpan(long nowTicks)
     {
@@ -155,3 +180,12 @@ public sealed class TraceBuffer
         LastSpanTicks = nowTicks;
     }
 }
+
+/// <summary>
+/// The capacities a <see cref="TraceBuffer"/> starts with. A huge trace comes in parts of
+/// <see cref="AssemblerOptions.MaxSpansPerPart"/> spans, each its own buffer: grown by doubling, every part allocated
+/// its arrays about twice over on the large-object heap (the copies left behind are garbage only a full collection
+/// frees), and up to half of the last array unused, counted in the budget. The parts after the first are allocated at the
+/// size of the part before instead.
+/// </summary>
+public readonly record struct PartCapacity(int Spans, int Attributes, int Events, int ArenaBytes);

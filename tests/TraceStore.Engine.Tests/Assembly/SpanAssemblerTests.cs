@@ -82,6 +82,56 @@ public sealed class SpanAssemblerTests
     }
 
     [Fact]
+    public void The_part_after_a_full_part_is_allocated_at_its_size_and_counted_before_it_is_allocated()
+    {
+        var assembler = new SpanAssembler(Options with { MaxSpansPerPart = 1000 }, _budget, _time);
+        var first = assembler.Add(SpanBatches.Decode(Enumerable.Range(2, 1000).Select(i => new TestSpan(1, i, 1))), "0", 1);
+        var full = Assert.Single(assembler.TakeDue()).Buffer;
+        Assert.Equal(1024, full.Spans.Capacity);
+
+        // The next part starts at the full part's counts (spans capped at the part size), its whole footprint counted
+        // in the budget at once, so adding its spans grows nothing until it passes that size.
+        var usedBefore = _budget.UsedBytes;
+        var second = assembler.Add(SpanBatches.Decode(Enumerable.Range(1002, 1000).Select(i => new TestSpan(1, i, 1))), "0", 2);
+        var next = Assert.Single(assembler.TakeDue()).Buffer;
+        Assert.Equal(1000, next.Spans.Capacity);
+        Assert.Equal(Math.Max(8, full.Attributes.Count + (full.Attributes.Count / 8)), next.Attributes.Capacity);
+        Assert.Equal(full.Arena.Length + (full.Arena.Length / 8), next.Arena.Capacity);
+        Assert.Equal(next.FootprintBytes, next.AccountedBytes);
+        Assert.Equal(usedBefore + second.GrownBytes + TraceBuffer.EmptyFootprintBytes(full.NextPartCapacity(1000)), _budget.UsedBytes);
+        Assert.True(second.GrownBytes < first.GrownBytes / 4, $"the presized part grew {second.GrownBytes} bytes, the first {first.GrownBytes}");
+        Assert.Equal(2000, full.Spans.Count + next.Spans.Count);
+    }
+
+    [Fact]
+    public void The_part_after_a_full_part_starts_small_when_the_budget_has_no_room_for_it()
+    {
+        var budget = new MemoryBudget(4L << 20);
+        var assembler = new SpanAssembler(Options with { MaxSpansPerPart = 1000 }, budget, _time);
+        assembler.Add(SpanBatches.Decode(Enumerable.Range(2, 1000).Select(i => new TestSpan(1, i, 1))), "0", 1);
+        Assert.Single(assembler.TakeDue());
+        budget.ForceReserve(budget.LimitBytes - budget.UsedBytes);
+
+        assembler.Add(SpanBatches.Decode([new(1, 5000, 1)]), "0", 2);
+        var open = Assert.Single(assembler.TakeAll()).Buffer;
+        Assert.True(open.Spans.Capacity < 16, $"capacity {open.Spans.Capacity}");
+        Assert.Equal(open.FootprintBytes, open.AccountedBytes);
+    }
+
+    [Fact]
+    public void A_part_size_not_used_within_the_idle_period_is_forgotten()
+    {
+        var assembler = new SpanAssembler(Options with { MaxSpansPerPart = 100 }, _budget, _time);
+        assembler.Add(SpanBatches.Decode(Enumerable.Range(2, 100).Select(i => new TestSpan(1, i, 1))), "0", 1);
+        Assert.Single(assembler.TakeDue());
+        _time.Advance(Options.IdleAfterRootEnd);
+        Assert.Empty(assembler.TakeDue());
+
+        assembler.Add(SpanBatches.Decode([new(1, 500, 1)]), "0", 2);
+        Assert.True(Assert.Single(assembler.TakeAll()).Buffer.Spans.Capacity < 16);
+    }
+
+    [Fact]
     public void Memory_pressure_takes_the_oldest_traces_first()
     {
         var assembler = new SpanAssembler(Options, _budget, _time);
