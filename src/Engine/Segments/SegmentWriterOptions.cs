@@ -31,8 +31,18 @@ public sealed record SegmentWriterOptions
     /// more rows per search and cost more index bytes. For measuring; compaction uses the default.</summary>
     public int TextIndexBlockSpans { get; init; } = TextIndexFormat.BlockSpans;
 
+    /// <summary>zstd's level for the files of sealed segments (1-22). Not part of the format: compaction rewrites merged
+    /// segments at <see cref="SegmentFormat.DefaultCompressionLevel"/>. Default MEASURE.</summary>
+    public int CompressionLevel { get; init; } = 1;
+
+    /// <summary>Whether the files of sealed segments carry Parquet bloom filters (DuckDB writes them for
+    /// dictionary-encoded columns). Default MEASURE.</summary>
+    public bool BloomFilters { get; init; } = true;
+
     public SegmentWriterOptions Validate()
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(CompressionLevel, 1, nameof(CompressionLevel));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(CompressionLevel, 22, nameof(CompressionLevel));
         ArgumentOutOfRangeException.ThrowIfLessThan(MemoryLimitBytes, 4L << 20, nameof(MemoryLimitBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(Threads, 1, nameof(Threads));
         ArgumentOutOfRangeException.ThrowIfLessThan(TextIndexBlockSpans, 1, nameof(TextIndexBlockSpans));
