@@ -92,9 +92,9 @@ internal static class BenchSealCommand
     internal static IReadOnlyList<Configuration> Configurations { get; } =
     [
         new("defaults", new SealerOptions(), new SegmentWriterOptions()),
-        new("zstd level 3", new SealerOptions(), new SegmentWriterOptions { CompressionLevel = SegmentFormat.DefaultCompressionLevel }),
+        new("zstd level 1", new SealerOptions(), new SegmentWriterOptions { CompressionLevel = 1 }),
         new("no bloom filters", new SealerOptions(), new SegmentWriterOptions { BloomFilters = false }),
-        new("zstd 3 without bloom filters", new SealerOptions(), new SegmentWriterOptions { CompressionLevel = SegmentFormat.DefaultCompressionLevel, BloomFilters = false }),
+        new("zstd 1 without bloom filters", new SealerOptions(), new SegmentWriterOptions { CompressionLevel = 1, BloomFilters = false }),
         new("1 file at a time", new SealerOptions(), new SegmentWriterOptions { Threads = 1 }),
         new("8 MiB segments, 24 MiB DuckDB, 1 file", new SealerOptions { MaxSegmentBufferBytes = 8L << 20 }, new SegmentWriterOptions { MemoryLimitBytes = 24L << 20, Threads = 1 }),
         new("32 MiB segments", new SealerOptions { MaxSegmentBufferBytes = 32L << 20 }, new SegmentWriterOptions()),

@@ -53,7 +53,7 @@ public sealed class SegmentWriteOrderTests : IDisposable
         var traces = Traces(small, genai, TieRequest().ToByteArray());
         var options = new[]
         {
-            new SegmentWriterOptions { Threads = 1, CompressionLevel = SegmentFormat.DefaultCompressionLevel },
+            new SegmentWriterOptions { Threads = 1, CompressionLevel = 1 },
             new SegmentWriterOptions { Threads = 2 },
             new SegmentWriterOptions { Threads = 4, CompressionLevel = 9, BloomFilters = false },
         };
