@@ -8,9 +8,9 @@ namespace TraceStore.Engine.Segments;
 /// Orders a segment's attributes (payloads excluded) by (key, value, span_row), the attrs file's order, without a string
 /// comparison per row: the spans are walked in the spans file's order, each (key, value) pair is interned (one hash
 /// lookup per attribute), only the distinct pairs are sorted (by key rank and 8 bytes of the value as a number, the
-/// bytes only on a tie), and a counting sort by pair rank places
-/// every row, stable, so rows of one pair stay in span_row order. Pairs repeat heavily (keys always,
-/// values often), which is what makes this cheaper than sorting the rows.
+/// bytes only on a tie), and a counting sort by pair rank places every row, stable, so rows of one pair stay in
+/// span_row order. Pairs repeat heavily (keys always, values often), which is what makes this cheaper than sorting the
+/// rows.
 /// <para>Reusable across segments: <see cref="Clear"/> keeps the arrays and the table.</para>
 /// </summary>
 internal sealed class AttributeSorter
