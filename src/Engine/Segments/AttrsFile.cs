@@ -16,6 +16,8 @@ internal sealed class AttrsFile : SegmentFile
 
     public override int RowCount(SegmentRows rows) => rows.AttributeCount;
 
+    public override void Prepare(SegmentRows rows) => rows.SortAttributes();
+
     public override void Write(SegmentRows rows, int first, int count, DuckDbTableOutput output)
     {
         var order = rows.Attributes.Slice(first, count);

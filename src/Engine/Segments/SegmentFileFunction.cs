@@ -15,6 +15,12 @@ internal abstract class SegmentFile
 
     public abstract int RowCount(SegmentRows rows);
 
+    /// <summary>Puts the rows in this file's order if <see cref="SegmentRows.Reset"/> did not (attrs, traces). Called at
+    /// bind, on the thread of the COPY that writes the file, so that work overlaps the other files' COPYs.</summary>
+    public virtual void Prepare(SegmentRows rows)
+    {
+    }
+
     /// <summary>Writes rows [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>) into output
     /// rows 0 .. <paramref name="count"/> - 1, every column (the scan checks the projection is all of them, in order).</summary>
     public abstract void Write(SegmentRows rows, int first, int count, DuckDbTableOutput output);
@@ -67,6 +73,7 @@ internal sealed class SegmentFileFunction(string name, SegmentFile file, Func<Se
     public override DuckDbTableBinding Bind(DuckDbTableFunctionArguments arguments)
     {
         var rows = current() ?? throw new InvalidOperationException($"{Name}() reads the segment being written; no segment is being written.");
+        file.Prepare(rows);
         return new DuckDbTableBinding(file.Columns, projection => new Scan(this, file, rows, projection), file.RowCount(rows));
     }
 

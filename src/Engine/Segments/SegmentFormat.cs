@@ -91,10 +91,17 @@ public static class SegmentFormat
         (TracesFile, "segment_traces", TraceRowGroupRows),
     ];
 
+    /// <summary>zstd's level for segment files unless a writer asks for another (DuckDB's own default, 3). The level
+    /// is not part of the format: any level reads the same.</summary>
+    public const int DefaultCompressionLevel = 3;
+
     /// <summary>COPY of rows already in the file's order (DuckDB keeps a single-threaded source's order when
-    /// <c>preserve_insertion_order</c> is on) to <paramref name="path"/> as a segment file.</summary>
-    internal static string CopyInOrder(string select, string path, int? rowGroupRows) =>
-        $"COPY ({select}) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows)}";
+    /// <c>preserve_insertion_order</c> is on) to <paramref name="path"/> as a segment file, at zstd level
+    /// <paramref name="compressionLevel"/>, with or without Parquet bloom filters (DuckDB writes them for
+    /// dictionary-encoded columns; readers skip row groups by them on equality filters, and read files without them
+    /// the same way, with min/max statistics only).</summary>
+    internal static string CopyInOrder(string select, string path, int? rowGroupRows, int compressionLevel = DefaultCompressionLevel, bool bloomFilters = true) =>
+        $"COPY ({select}) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows, compressionLevel, bloomFilters)}";
 
     /// <summary>COPY of <paramref name="select"/> sorted by <paramref name="order"/> to <paramref name="path"/> as a
     /// segment file: zstd Parquet with the format-version key.</summary>
@@ -103,6 +110,7 @@ public static class SegmentFormat
 
     /// <summary>zstd, and Parquet's version 2 data pages, whose DELTA encodings suit sorted integers (attrs' span_row:
     /// 13.1 -> 6.0 bytes per small span; spans 19.1 -> 17.7), which DuckDB and other current readers read.</summary>
-    private static string Options(int? rowGroupRows) =>
-        $"(FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V2{(rowGroupRows is { } rows ? $", ROW_GROUP_SIZE {rows}" : "")}, KV_METADATA {{'{VersionKey}': '{Version}'}})";
+    private static string Options(int? rowGroupRows, int compressionLevel = DefaultCompressionLevel, bool bloomFilters = true) =>
+        $"(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {compressionLevel}, PARQUET_VERSION V2{(rowGroupRows is { } rows ? $", ROW_GROUP_SIZE {rows}" : "")}" +
+        $"{(bloomFilters ? "" : ", WRITE_BLOOM_FILTER false")}, KV_METADATA {{'{VersionKey}': '{Version}'}})";
 }

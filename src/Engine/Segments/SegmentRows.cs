@@ -32,6 +32,8 @@ internal sealed class SegmentRows
     private int[] _firstSpan = [];
     private ArraySegment<byte>[] _experiments = [];
     private SpanKey[] _keys = [];
+    private bool _attributesSorted;
+    private bool _tracesSorted;
 
     public IReadOnlyList<TraceBuffer> Traces { get; private set; } = [];
 
@@ -41,7 +43,7 @@ internal sealed class SegmentRows
 
     public int PayloadCount { get; private set; }
 
-    public int AttributeCount => _attributes.Count;
+    public int AttributeCount => AttributesSorted().Count;
 
     /// <summary>Spans sorted by (trace_id, start_time_ns, span_id): the spans file.</summary>
     public ReadOnlySpan<SpanRow> Spans => _spans.AsSpan(0, SpanCount);
@@ -50,10 +52,14 @@ internal sealed class SegmentRows
     public ReadOnlySpan<SpanRow> Payloads => _payloads.AsSpan(0, PayloadCount);
 
     /// <summary>Attributes (payloads excluded) sorted by (key, value, span_row): the attrs file.</summary>
-    public ReadOnlySpan<AttributeRow> Attributes => _attributes.Rows;
+    /// <remarks>Only after <see cref="SortAttributes"/>.</remarks>
+    public ReadOnlySpan<AttributeRow> Attributes => AttributesSorted().Rows;
 
     /// <summary>Trace indexes sorted by (request_time_ms, trace_id): the traces file.</summary>
-    public ReadOnlySpan<int> TraceOrder => _traceOrder.AsSpan(0, Traces.Count);
+    /// <remarks>Only after <see cref="SortTraces"/>.</remarks>
+    public ReadOnlySpan<int> TraceOrder => _tracesSorted
+        ? _traceOrder.AsSpan(0, Traces.Count)
+        : throw new InvalidOperationException("The traces are not sorted yet (SortTraces).");
 
     public TraceSummary Summary(int trace) => _summaries[trace];
 
@@ -75,8 +81,10 @@ internal sealed class SegmentRows
     /// <summary>The span's parent id as 16 lowercase hex digits (pinned; meaningless for a root).</summary>
     public ReadOnlySpan<byte> ParentId(SpanRow span) => _parentIds.AsSpan((_firstSpan[span.Trace] + span.Span) * SegmentIds.SpanIdLength, SegmentIds.SpanIdLength);
 
-    /// <summary>Orders the rows of <paramref name="traces"/>, each with its summary in <paramref name="summaries"/> (same
-    /// order), or the summary of its own spans when null.</summary>
+    /// <summary>Orders the spans (and payloads) of <paramref name="traces"/>, each with its summary in
+    /// <paramref name="summaries"/> (same order), or the summary of its own spans when null. The attrs and traces files'
+    /// orders come later, from <see cref="SortAttributes"/> and <see cref="SortTraces"/>: the writer runs them on the
+    /// thread that writes that file, at the same time as the spans file's COPY, rather than before every COPY.</summary>
     public void Reset(IReadOnlyList<TraceBuffer> traces, IReadOnlyList<TraceSummary>? summaries, long sealSequence)
     {
         Traces = traces;
@@ -117,9 +125,32 @@ internal sealed class SegmentRows
             _summaries[t] = summaries?[t] ?? TraceSummaryBuilder.Build(traces[t]);
         }
 
+        _attributesSorted = false;
+        _tracesSorted = false;
         SortSpans(traces);
-        _attributes.Sort(this);
-        SortTraces();
+    }
+
+    /// <summary>Puts the attributes in the attrs file's order (<see cref="Attributes"/>); once per <see cref="Reset"/>,
+    /// later calls do nothing. Reads only what <see cref="Reset"/> left, so it may run on another thread while the spans
+    /// and payloads files are written, but not at the same time as <see cref="Reset"/>, <see cref="Clear"/> or itself.</summary>
+    public void SortAttributes()
+    {
+        if (!_attributesSorted)
+        {
+            _attributes.Sort(this);
+            _attributesSorted = true;
+        }
+    }
+
+    /// <summary>Puts the traces in the traces file's order (<see cref="TraceOrder"/>); once per <see cref="Reset"/>.
+    /// Same threading contract as <see cref="SortAttributes"/>.</summary>
+    public void SortTraces()
+    {
+        if (!_tracesSorted)
+        {
+            SortTraceOrder();
+            _tracesSorted = true;
+        }
     }
 
     /// <summary>Lets go of the traces (the buffers go back to the assembler's budget once committed).</summary>
@@ -129,6 +160,8 @@ internal sealed class SegmentRows
         Array.Clear(_summaries);
         Array.Clear(_experiments);
         _attributes.Clear();
+        _attributesSorted = false;
+        _tracesSorted = false;
         _text.Clear();
     }
 
@@ -165,7 +198,11 @@ internal sealed class SegmentRows
         }
     }
 
-    private void SortTraces()
+    private AttributeSorter AttributesSorted() => _attributesSorted
+        ? _attributes
+        : throw new InvalidOperationException("The attributes are not sorted yet (SortAttributes).");
+
+    private void SortTraceOrder()
     {
         var order = _traceOrder.AsSpan(0, Traces.Count);
         for (var i = 0; i < order.Length; i++)

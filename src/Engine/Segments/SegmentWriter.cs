@@ -24,9 +24,10 @@ public sealed record SegmentInfo(
     public IReadOnlyList<string>? TraceIds { get; init; }
 }
 
-/// <summary>Where the time of <see cref="SegmentWriter.Write"/> went: putting the rows in order (and building the trace
-/// summaries), each file's COPY to Parquet (CPU time of that COPY; files may be written at once), the fsyncs and
-/// rename, and the wall time of the COPYs together. For benchmarks and profiling.</summary>
+/// <summary>Where the time of <see cref="SegmentWriter.Write"/> went: putting the spans in order before the COPYs (and
+/// building the trace summaries the caller did not give), each file's COPY to Parquet (wall time of that COPY,
+/// including the attrs and traces orders, which are computed when their COPY binds; files may be written at once), the
+/// fsyncs and rename, and the wall time of the COPYs together. For benchmarks and profiling.</summary>
 public sealed record SegmentWriteProfile(TimeSpan Order, TimeSpan Spans, TimeSpan Payloads, TimeSpan Attrs, TimeSpan Traces, TimeSpan Sync, TimeSpan CopyWall)
 {
     public static SegmentWriteProfile Zero { get; } = new(default, default, default, default, default, default, default);
@@ -217,7 +218,7 @@ public sealed class SegmentWriter : IDisposable
         {
             var started = Stopwatch.GetTimestamp();
             var (file, function, rowGroupRows) = files[i];
-            connection.Execute(SegmentFormat.CopyInOrder($"SELECT * FROM {function}()", Path.Combine(temporary, file), rowGroupRows));
+            connection.Execute(SegmentFormat.CopyInOrder($"SELECT * FROM {function}()", Path.Combine(temporary, file), rowGroupRows, _settings.CompressionLevel, _settings.BloomFilters));
             elapsed[i] = Stopwatch.GetElapsedTime(started).Ticks;
         }
 

@@ -27,6 +27,8 @@ internal sealed class TracesFile : SegmentFile
 
     public override int RowCount(SegmentRows rows) => rows.Traces.Count;
 
+    public override void Prepare(SegmentRows rows) => rows.SortTraces();
+
     public override void Write(SegmentRows rows, int first, int count, DuckDbTableOutput output)
     {
         var order = rows.TraceOrder.Slice(first, count);

@@ -37,9 +37,11 @@ internal static class BenchIngestCommand
         var format = new Option<string>("--format") { Description = "Output format.", DefaultValueFactory = _ => "table" };
         format.AcceptOnlyFromAmong("table", "json");
         var folder = new Option<DirectoryInfo?>("--data") { Description = "Folder to write in (default: a new folder under the system temp folder, deleted after)." };
+        var kinds = new Option<string>("--kinds") { Description = "Payload kinds, comma-separated.", DefaultValueFactory = _ => $"{OtlpBenchmarkPayloads.Small},{OtlpBenchmarkPayloads.GenAi},{OtlpBenchmarkPayloads.GenAiVariedText}" };
+        var only = new Option<string?>("--configurations") { Description = "Configurations to run, comma-separated names (default: all)." };
         var command = new Command("ingest", "Measure sustained in-process ingest (decode, WAL group commit, assemble, seal): spans/s and MB/s accepted and sealed.")
         {
-            seconds, rounds, producers, spansPerTrace, format, folder,
+            seconds, rounds, producers, spansPerTrace, format, folder, kinds, only,
         };
         command.SetAction(async (result, cancellation) =>
         {
@@ -51,7 +53,11 @@ internal static class BenchIngestCommand
                     TimeSpan.FromSeconds(Math.Max(1, result.GetValue(seconds))),
                     Math.Max(1, result.GetValue(rounds)),
                     Math.Max(1, result.GetValue(producers)),
-                    Math.Max(1, result.GetValue(spansPerTrace)));
+                    Math.Max(1, result.GetValue(spansPerTrace)),
+                    result.GetValue(kinds)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+                    result.GetValue(only)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) is { } names
+                        ? [.. Configurations.Where(c => names.Contains(c.Name))]
+                        : Configurations);
                 var table = await Run(root, settings, result.InvocationConfiguration.Output).ConfigureAwait(false);
                 table.Write(result.InvocationConfiguration.Output, result.GetValue(format)!);
             }
@@ -68,7 +74,7 @@ internal static class BenchIngestCommand
         return command;
     }
 
-    private sealed record Settings(TimeSpan Window, int Rounds, int Producers, int SpansPerTrace);
+    private sealed record Settings(TimeSpan Window, int Rounds, int Producers, int SpansPerTrace, IReadOnlyList<string> Kinds, IReadOnlyList<Configuration> Configurations);
 
     /// <summary>Store settings measured against each other.</summary>
     internal sealed record Configuration(string Name, Func<string, TraceStoreOptions> Options);
@@ -107,30 +113,30 @@ internal static class BenchIngestCommand
             ("p99 ms", "ingest_latency_p99_ms", 7),
             ("CPU %", "process_cpu_percent_of_machine", 6));
         progress.WriteLine($"bench ingest: {settings.Producers} producers, {settings.SpansPerTrace} spans per trace, warm-up until the budget's high watermark ({WarmUp.TotalSeconds:F0}-{LongestWarmUp.TotalSeconds:F0} s) + {settings.Window.TotalSeconds:F0} s per run, {settings.Rounds} round(s), {Environment.ProcessorCount} cores, load average {BenchSealCommand.LoadAverage()}");
-        foreach (var kind in new[] { OtlpBenchmarkPayloads.Small, OtlpBenchmarkPayloads.GenAi, OtlpBenchmarkPayloads.GenAiVariedText })
+        foreach (var kind in settings.Kinds)
         {
             // Each producer hands out its own distinct requests (BenchRequests), so segments do not repeat content.
             var requests = Enumerable.Range(0, settings.Producers)
                 .Select(p => new BenchRequests(kind, settings.SpansPerTrace, firstSeed: 1 + (p * BenchRequests.Count)))
                 .ToArray();
             var otlpPerSpan = requests.Average(r => r.BytesPerSpan);
-            var outcomes = Configurations.Select(_ => new List<Outcome>()).ToArray();
+            var outcomes = settings.Configurations.Select(_ => new List<Outcome>()).ToArray();
             for (var round = 0; round < settings.Rounds; round++)
             {
-                for (var c = 0; c < Configurations.Count; c++)
+                for (var c = 0; c < settings.Configurations.Count; c++)
                 {
                     var folder = Path.Combine(root, $"{kind}-{c}-{round}");
-                    outcomes[c].Add(await Measure(Configurations[c].Options(folder), requests, otlpPerSpan, settings.Window).ConfigureAwait(false));
+                    outcomes[c].Add(await Measure(settings.Configurations[c].Options(folder), requests, otlpPerSpan, settings.Window).ConfigureAwait(false));
                     Directory.Delete(folder, recursive: true);
                 }
             }
 
-            for (var c = 0; c < Configurations.Count; c++)
+            for (var c = 0; c < settings.Configurations.Count; c++)
             {
                 var runs = outcomes[c];
                 table.Add(
                     kind,
-                    Configurations[c].Name,
+                    settings.Configurations[c].Name,
                     runs.Count,
                     Median(runs.Select(o => o.AcceptedSpansPerSecond)),
                     Median(runs.Select(o => o.SealedSpansPerSecond)),
