@@ -93,16 +93,42 @@ public static class SegmentFormat
 
     /// <summary>COPY of rows already in the file's order (DuckDB keeps a single-threaded source's order when
     /// <c>preserve_insertion_order</c> is on) to <paramref name="path"/> as a segment file.</summary>
-    internal static string CopyInOrder(string select, string path, int? rowGroupRows) =>
-        $"COPY ({select}) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows)}";
+    internal static string CopyInOrder(string select, string path, int? rowGroupRows, int? zstdLevel = null) =>
+        $"COPY ({select}) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows, zstdLevel ?? ZstdLevelOf(Path.GetFileName(path)))}";
 
     /// <summary>COPY of <paramref name="select"/> sorted by <paramref name="order"/> to <paramref name="path"/> as a
     /// segment file: zstd Parquet with the format-version key.</summary>
-    internal static string Copy(string select, string order, string path, int? rowGroupRows) =>
-        $"COPY ({select} ORDER BY {order}) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows)}";
+    internal static string Copy(string select, string order, string path, int? rowGroupRows, int? zstdLevel = null) =>
+        $"COPY ({select} ORDER BY {order}) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows, zstdLevel ?? ZstdLevelOf(Path.GetFileName(path)))}";
+
+    /// <summary>DuckDB's own default zstd level for Parquet.</summary>
+    public const int DuckDbZstdLevel = 3;
+
+    /// <summary>The zstd level of the spans and traces files (and the text index), unless
+    /// <see cref="SegmentWriterOptions.ZstdLevel"/> says otherwise; compaction uses it. Levels are not part of the
+    /// format: any level reads the same. 1 rather than DuckDB's 3: on these files level 1 wrote fewer bytes in less time
+    /// (small spans: spans.parquet 28.5 against 29.2 bytes per span; docs/segments.md, "Bytes on disk").</summary>
+    public const int ZstdLevel = 1;
+
+    /// <summary>The zstd level of <c>attrs.parquet</c> unless <see cref="SegmentWriterOptions.AttrsZstdLevel"/> says
+    /// otherwise: sorted keys, values and row numbers gain more from a higher level, and the file is written beside the
+    /// larger spans file.</summary>
+    public const int AttrsZstdLevel = 9;
+
+    /// <summary>The zstd level of <c>payloads.parquet</c>, unless <see cref="SegmentWriterOptions.PayloadsZstdLevel"/>
+    /// says otherwise; compaction uses it.</summary>
+    public const int PayloadsZstdLevel = 3;
+
+    /// <summary>The default zstd level of the segment file named <paramref name="file"/>.</summary>
+    internal static int ZstdLevelOf(string file) => new SegmentWriterOptions().ZstdLevelOf(file);
 
     /// <summary>zstd, and Parquet's version 2 data pages, whose DELTA encodings suit sorted integers (attrs' span_row:
     /// 13.1 -> 6.0 bytes per small span; spans 19.1 -> 17.7), which DuckDB and other current readers read.</summary>
-    private static string Options(int? rowGroupRows) =>
-        $"(FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V2{(rowGroupRows is { } rows ? $", ROW_GROUP_SIZE {rows}" : "")}, KV_METADATA {{'{VersionKey}': '{Version}'}})";
+    private static string Options(int? rowGroupRows, int zstdLevel)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(zstdLevel, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(zstdLevel, 22);
+        var level = zstdLevel == DuckDbZstdLevel ? "" : $", COMPRESSION_LEVEL {zstdLevel}";
+        return $"(FORMAT parquet, COMPRESSION zstd{level}, PARQUET_VERSION V2{(rowGroupRows is { } rows ? $", ROW_GROUP_SIZE {rows}" : "")}, KV_METADATA {{'{VersionKey}': '{Version}'}})";
+    }
 }

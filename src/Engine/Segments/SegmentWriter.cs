@@ -217,7 +217,7 @@ public sealed class SegmentWriter : IDisposable
         {
             var started = Stopwatch.GetTimestamp();
             var (file, function, rowGroupRows) = files[i];
-            connection.Execute(SegmentFormat.CopyInOrder($"SELECT * FROM {function}()", Path.Combine(temporary, file), rowGroupRows));
+            connection.Execute(SegmentFormat.CopyInOrder($"SELECT * FROM {function}()", Path.Combine(temporary, file), rowGroupRows, _settings.ZstdLevelOf(file)));
             elapsed[i] = Stopwatch.GetElapsedTime(started).Ticks;
         }
 

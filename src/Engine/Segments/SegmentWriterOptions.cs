@@ -31,8 +31,32 @@ public sealed record SegmentWriterOptions
     /// more rows per search and cost more index bytes. For measuring; compaction uses the default.</summary>
     public int TextIndexBlockSpans { get; init; } = TextIndexFormat.BlockSpans;
 
+    /// <summary>zstd level (DuckDB's <c>COMPRESSION_LEVEL</c>, 1-22) of the spans and traces files this writer writes.
+    /// Levels are not part of the format: any level reads the same. The text index and compaction use
+    /// <see cref="SegmentFormat"/>'s defaults. Default <see cref="SegmentFormat.ZstdLevel"/> (docs/segments.md,
+    /// "Bytes on disk", has the measured levels).</summary>
+    public int ZstdLevel { get; init; } = SegmentFormat.ZstdLevel;
+
+    /// <summary>zstd level of the attrs file, apart from the others because it is small and compresses better at
+    /// higher levels for little time. Default <see cref="SegmentFormat.AttrsZstdLevel"/>.</summary>
+    public int AttrsZstdLevel { get; init; } = SegmentFormat.AttrsZstdLevel;
+
+    /// <summary>zstd level of the payloads file (inputs and outputs, most of a GenAI segment's bytes), apart from the
+    /// others because its cost and gain differ. Default <see cref="SegmentFormat.PayloadsZstdLevel"/>.</summary>
+    public int PayloadsZstdLevel { get; init; } = SegmentFormat.PayloadsZstdLevel;
+
+    /// <summary>The zstd level this writer uses for the segment file named <paramref name="file"/>.</summary>
+    internal int ZstdLevelOf(string file) =>
+        file == SegmentFormat.PayloadsFile ? PayloadsZstdLevel : file == SegmentFormat.AttrsFile ? AttrsZstdLevel : ZstdLevel;
+
     public SegmentWriterOptions Validate()
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(ZstdLevel, 1, nameof(ZstdLevel));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ZstdLevel, 22, nameof(ZstdLevel));
+        ArgumentOutOfRangeException.ThrowIfLessThan(AttrsZstdLevel, 1, nameof(AttrsZstdLevel));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(AttrsZstdLevel, 22, nameof(AttrsZstdLevel));
+        ArgumentOutOfRangeException.ThrowIfLessThan(PayloadsZstdLevel, 1, nameof(PayloadsZstdLevel));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(PayloadsZstdLevel, 22, nameof(PayloadsZstdLevel));
         ArgumentOutOfRangeException.ThrowIfLessThan(MemoryLimitBytes, 4L << 20, nameof(MemoryLimitBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(Threads, 1, nameof(Threads));
         ArgumentOutOfRangeException.ThrowIfLessThan(TextIndexBlockSpans, 1, nameof(TextIndexBlockSpans));
