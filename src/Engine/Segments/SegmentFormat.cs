@@ -104,16 +104,21 @@ public static class SegmentFormat
     /// <summary>DuckDB's own default zstd level for Parquet.</summary>
     public const int DuckDbZstdLevel = 3;
 
-    /// <summary>The zstd level of the spans and traces files (and the text index), unless
+    /// <summary>The zstd level of the spans file (and the text index and tag changes), unless
     /// <see cref="SegmentWriterOptions.ZstdLevel"/> says otherwise; compaction uses it. Levels are not part of the
-    /// format: any level reads the same. 1 rather than DuckDB's 3: on these files level 1 wrote fewer bytes in less time
-    /// (small spans: spans.parquet 28.5 against 29.2 bytes per span; docs/segments.md, "Bytes on disk").</summary>
+    /// format: any level reads the same. 1 rather than DuckDB's 3: on this file of ids, numbers and short values level 1
+    /// wrote fewer bytes in less time (small spans: 28.6 against 29.3 bytes per span; docs/segments.md, "Bytes on
+    /// disk").</summary>
     public const int ZstdLevel = 1;
 
+    /// <summary>The zstd level of <c>traces.parquet</c> unless <see cref="SegmentWriterOptions.TracesZstdLevel"/> says
+    /// otherwise: its previews are text, which level 1 compresses worse.</summary>
+    public const int TracesZstdLevel = 3;
+
     /// <summary>The zstd level of <c>attrs.parquet</c> unless <see cref="SegmentWriterOptions.AttrsZstdLevel"/> says
-    /// otherwise: sorted keys, values and row numbers gain more from a higher level, and the file is written beside the
-    /// larger spans file.</summary>
-    public const int AttrsZstdLevel = 9;
+    /// otherwise: sorted keys, values and row numbers gain from a higher level (small spans: 8.9 bytes per span against
+    /// 10.0 at level 3), and the file is written beside the larger spans file.</summary>
+    public const int AttrsZstdLevel = 15;
 
     /// <summary>The zstd level of <c>payloads.parquet</c>, unless <see cref="SegmentWriterOptions.PayloadsZstdLevel"/>
     /// says otherwise; compaction uses it.</summary>

@@ -31,11 +31,15 @@ public sealed record SegmentWriterOptions
     /// more rows per search and cost more index bytes. For measuring; compaction uses the default.</summary>
     public int TextIndexBlockSpans { get; init; } = TextIndexFormat.BlockSpans;
 
-    /// <summary>zstd level (DuckDB's <c>COMPRESSION_LEVEL</c>, 1-22) of the spans and traces files this writer writes.
+    /// <summary>zstd level (DuckDB's <c>COMPRESSION_LEVEL</c>, 1-22) of the spans file this writer writes.
     /// Levels are not part of the format: any level reads the same. The text index and compaction use
     /// <see cref="SegmentFormat"/>'s defaults. Default <see cref="SegmentFormat.ZstdLevel"/> (docs/segments.md,
     /// "Bytes on disk", has the measured levels).</summary>
     public int ZstdLevel { get; init; } = SegmentFormat.ZstdLevel;
+
+    /// <summary>zstd level of the traces file, whose previews are text: level 1 made genai-text's 15 bytes per span larger
+    /// than level 3. Default <see cref="SegmentFormat.TracesZstdLevel"/>.</summary>
+    public int TracesZstdLevel { get; init; } = SegmentFormat.TracesZstdLevel;
 
     /// <summary>zstd level of the attrs file, apart from the others because it is small and compresses better at
     /// higher levels for little time. Default <see cref="SegmentFormat.AttrsZstdLevel"/>.</summary>
@@ -47,12 +51,20 @@ public sealed record SegmentWriterOptions
 
     /// <summary>The zstd level this writer uses for the segment file named <paramref name="file"/>.</summary>
     internal int ZstdLevelOf(string file) =>
-        file == SegmentFormat.PayloadsFile ? PayloadsZstdLevel : file == SegmentFormat.AttrsFile ? AttrsZstdLevel : ZstdLevel;
+        file switch
+        {
+            SegmentFormat.PayloadsFile => PayloadsZstdLevel,
+            SegmentFormat.AttrsFile => AttrsZstdLevel,
+            SegmentFormat.TracesFile => TracesZstdLevel,
+            _ => ZstdLevel,
+        };
 
     public SegmentWriterOptions Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(ZstdLevel, 1, nameof(ZstdLevel));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(ZstdLevel, 22, nameof(ZstdLevel));
+        ArgumentOutOfRangeException.ThrowIfLessThan(TracesZstdLevel, 1, nameof(TracesZstdLevel));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(TracesZstdLevel, 22, nameof(TracesZstdLevel));
         ArgumentOutOfRangeException.ThrowIfLessThan(AttrsZstdLevel, 1, nameof(AttrsZstdLevel));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(AttrsZstdLevel, 22, nameof(AttrsZstdLevel));
         ArgumentOutOfRangeException.ThrowIfLessThan(PayloadsZstdLevel, 1, nameof(PayloadsZstdLevel));
