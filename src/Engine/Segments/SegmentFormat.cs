@@ -91,26 +91,52 @@ public static class SegmentFormat
         (TracesFile, "segment_traces", TraceRowGroupRows),
     ];
 
-    /// <summary>zstd's level for segment files unless a writer asks for another (DuckDB's own default, 3). The level
-    /// is not part of the format: any level reads the same.</summary>
-    public const int DefaultCompressionLevel = 3;
-
     /// <summary>COPY of rows already in the file's order (DuckDB keeps a single-threaded source's order when
-    /// <c>preserve_insertion_order</c> is on) to <paramref name="path"/> as a segment file, at zstd level
-    /// <paramref name="compressionLevel"/>, with or without Parquet bloom filters (DuckDB writes them for
-    /// dictionary-encoded columns; readers skip row groups by them on equality filters, and read files without them
-    /// the same way, with min/max statistics only).</summary>
-    internal static string CopyInOrder(string select, string path, int? rowGroupRows, int compressionLevel = DefaultCompressionLevel, bool bloomFilters = true) =>
-        $"COPY ({select}) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows, compressionLevel, bloomFilters)}";
+    /// <c>preserve_insertion_order</c> is on) to <paramref name="path"/> as a segment file, with or without Parquet
+    /// bloom filters (DuckDB writes them for dictionary-encoded columns; readers skip row groups by them on equality
+    /// filters, and read files without them the same way, with min/max statistics only).</summary>
+    internal static string CopyInOrder(string select, string path, int? rowGroupRows, int? zstdLevel = null, bool bloomFilters = true) =>
+        $"COPY ({select}) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows, zstdLevel ?? ZstdLevelOf(Path.GetFileName(path)), bloomFilters)}";
 
     /// <summary>COPY of <paramref name="select"/> sorted by <paramref name="order"/> to <paramref name="path"/> as a
     /// segment file: zstd Parquet with the format-version key.</summary>
-    internal static string Copy(string select, string order, string path, int? rowGroupRows) =>
-        $"COPY ({select} ORDER BY {order}) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows)}";
+    internal static string Copy(string select, string order, string path, int? rowGroupRows, int? zstdLevel = null) =>
+        $"COPY ({select} ORDER BY {order}) TO {DuckDbSql.Literal(path)} {Options(rowGroupRows, zstdLevel ?? ZstdLevelOf(Path.GetFileName(path)))}";
+
+    /// <summary>DuckDB's own default zstd level for Parquet.</summary>
+    public const int DuckDbZstdLevel = 3;
+
+    /// <summary>The zstd level of the spans file (and the text index and tag changes), unless
+    /// <see cref="SegmentWriterOptions.ZstdLevel"/> says otherwise; compaction uses it. Levels are not part of the
+    /// format: any level reads the same. 1 rather than DuckDB's 3: on this file of ids, numbers and short values level 1
+    /// wrote fewer bytes in less time (small spans: 28.6 against 29.3 bytes per span; docs/segments.md, "Bytes on
+    /// disk").</summary>
+    public const int ZstdLevel = 1;
+
+    /// <summary>The zstd level of <c>traces.parquet</c> unless <see cref="SegmentWriterOptions.TracesZstdLevel"/> says
+    /// otherwise: its previews are text, which level 1 compresses worse.</summary>
+    public const int TracesZstdLevel = 3;
+
+    /// <summary>The zstd level of <c>attrs.parquet</c> unless <see cref="SegmentWriterOptions.AttrsZstdLevel"/> says
+    /// otherwise: sorted keys, values and row numbers gain from a higher level (small spans: 8.9 bytes per span against
+    /// 10.0 at level 3), and the file is written beside the larger spans file.</summary>
+    public const int AttrsZstdLevel = 15;
+
+    /// <summary>The zstd level of <c>payloads.parquet</c>, unless <see cref="SegmentWriterOptions.PayloadsZstdLevel"/>
+    /// says otherwise; compaction uses it.</summary>
+    public const int PayloadsZstdLevel = 3;
+
+    /// <summary>The default zstd level of the segment file named <paramref name="file"/>.</summary>
+    internal static int ZstdLevelOf(string file) => new SegmentWriterOptions().ZstdLevelOf(file);
 
     /// <summary>zstd, and Parquet's version 2 data pages, whose DELTA encodings suit sorted integers (attrs' span_row:
     /// 13.1 -> 6.0 bytes per small span; spans 19.1 -> 17.7), which DuckDB and other current readers read.</summary>
-    private static string Options(int? rowGroupRows, int compressionLevel = DefaultCompressionLevel, bool bloomFilters = true) =>
-        $"(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {compressionLevel}, PARQUET_VERSION V2{(rowGroupRows is { } rows ? $", ROW_GROUP_SIZE {rows}" : "")}" +
-        $"{(bloomFilters ? "" : ", WRITE_BLOOM_FILTER false")}, KV_METADATA {{'{VersionKey}': '{Version}'}})";
+    private static string Options(int? rowGroupRows, int zstdLevel, bool bloomFilters = true)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(zstdLevel, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(zstdLevel, 22);
+        var level = zstdLevel == DuckDbZstdLevel ? "" : $", COMPRESSION_LEVEL {zstdLevel}";
+        return $"(FORMAT parquet, COMPRESSION zstd{level}, PARQUET_VERSION V2{(rowGroupRows is { } rows ? $", ROW_GROUP_SIZE {rows}" : "")}" +
+            $"{(bloomFilters ? "" : ", WRITE_BLOOM_FILTER false")}, KV_METADATA {{'{VersionKey}': '{Version}'}})";
+    }
 }

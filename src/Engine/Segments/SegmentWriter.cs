@@ -218,7 +218,7 @@ public sealed class SegmentWriter : IDisposable
         {
             var started = Stopwatch.GetTimestamp();
             var (file, function, rowGroupRows) = files[i];
-            connection.Execute(SegmentFormat.CopyInOrder($"SELECT * FROM {function}()", Path.Combine(temporary, file), rowGroupRows, _settings.CompressionLevel, _settings.BloomFilters));
+            connection.Execute(SegmentFormat.CopyInOrder($"SELECT * FROM {function}()", Path.Combine(temporary, file), rowGroupRows, _settings.ZstdLevelOf(file), _settings.BloomFilters));
             elapsed[i] = Stopwatch.GetElapsedTime(started).Ticks;
         }
 

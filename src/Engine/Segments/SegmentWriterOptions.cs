@@ -31,11 +31,33 @@ public sealed record SegmentWriterOptions
     /// more rows per search and cost more index bytes. For measuring; compaction uses the default.</summary>
     public int TextIndexBlockSpans { get; init; } = TextIndexFormat.BlockSpans;
 
-    /// <summary>zstd's level for the files of sealed segments (1-22). Not part of the format: any level reads the same,
-    /// and compaction writes merged segments at <see cref="SegmentFormat.DefaultCompressionLevel"/>. Default 3
-    /// (DuckDB's own): measured side by side (bench seal, 2026-11-22, load 8-18), level 1 saved no processor time per
-    /// span within the noise (small 0.98x, genai 0.95x spans per CPU-second) and took 5 % more bytes for GenAI spans.</summary>
-    public int CompressionLevel { get; init; } = SegmentFormat.DefaultCompressionLevel;
+    /// <summary>zstd level (DuckDB's <c>COMPRESSION_LEVEL</c>, 1-22) of the spans file this writer writes.
+    /// Levels are not part of the format: any level reads the same. The text index and compaction use
+    /// <see cref="SegmentFormat"/>'s defaults. Default <see cref="SegmentFormat.ZstdLevel"/> (docs/segments.md,
+    /// "Bytes on disk", has the measured levels).</summary>
+    public int ZstdLevel { get; init; } = SegmentFormat.ZstdLevel;
+
+    /// <summary>zstd level of the traces file, whose previews are text: level 1 made genai-text's 15 bytes per span larger
+    /// than level 3. Default <see cref="SegmentFormat.TracesZstdLevel"/>.</summary>
+    public int TracesZstdLevel { get; init; } = SegmentFormat.TracesZstdLevel;
+
+    /// <summary>zstd level of the attrs file, apart from the others because it is small and compresses better at
+    /// higher levels for little time. Default <see cref="SegmentFormat.AttrsZstdLevel"/>.</summary>
+    public int AttrsZstdLevel { get; init; } = SegmentFormat.AttrsZstdLevel;
+
+    /// <summary>zstd level of the payloads file (inputs and outputs, most of a GenAI segment's bytes), apart from the
+    /// others because its cost and gain differ. Default <see cref="SegmentFormat.PayloadsZstdLevel"/>.</summary>
+    public int PayloadsZstdLevel { get; init; } = SegmentFormat.PayloadsZstdLevel;
+
+    /// <summary>The zstd level this writer uses for the segment file named <paramref name="file"/>.</summary>
+    internal int ZstdLevelOf(string file) =>
+        file switch
+        {
+            SegmentFormat.PayloadsFile => PayloadsZstdLevel,
+            SegmentFormat.AttrsFile => AttrsZstdLevel,
+            SegmentFormat.TracesFile => TracesZstdLevel,
+            _ => ZstdLevel,
+        };
 
     /// <summary>Whether the files of sealed segments carry Parquet bloom filters (DuckDB writes them for
     /// dictionary-encoded columns; a reader skips row groups by them on equality filters, e.g. a span name or model).
@@ -45,8 +67,14 @@ public sealed record SegmentWriterOptions
 
     public SegmentWriterOptions Validate()
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(CompressionLevel, 1, nameof(CompressionLevel));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(CompressionLevel, 22, nameof(CompressionLevel));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ZstdLevel, 1, nameof(ZstdLevel));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ZstdLevel, 22, nameof(ZstdLevel));
+        ArgumentOutOfRangeException.ThrowIfLessThan(TracesZstdLevel, 1, nameof(TracesZstdLevel));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(TracesZstdLevel, 22, nameof(TracesZstdLevel));
+        ArgumentOutOfRangeException.ThrowIfLessThan(AttrsZstdLevel, 1, nameof(AttrsZstdLevel));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(AttrsZstdLevel, 22, nameof(AttrsZstdLevel));
+        ArgumentOutOfRangeException.ThrowIfLessThan(PayloadsZstdLevel, 1, nameof(PayloadsZstdLevel));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(PayloadsZstdLevel, 22, nameof(PayloadsZstdLevel));
         ArgumentOutOfRangeException.ThrowIfLessThan(MemoryLimitBytes, 4L << 20, nameof(MemoryLimitBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(Threads, 1, nameof(Threads));
         ArgumentOutOfRangeException.ThrowIfLessThan(TextIndexBlockSpans, 1, nameof(TextIndexBlockSpans));

@@ -37,9 +37,10 @@ internal static class BenchSealCommand
         var kinds = new Option<string>("--kinds") { Description = "Payload kinds, comma-separated.", DefaultValueFactory = _ => $"{OtlpBenchmarkPayloads.Small},{OtlpBenchmarkPayloads.GenAi},{OtlpBenchmarkPayloads.GenAiVariedText}" };
         var only = new Option<string?>("--configurations") { Description = "Configurations to run, comma-separated names (default: all)." };
         var noCeiling = new Option<bool>("--no-ceiling") { Description = "Skip the DuckDB COPY ceiling table." };
+        var breakdown = new Option<bool>("--breakdown") { Description = "Also print where each configuration's bytes go: per file and per column, in bytes per span." };
         var command = new Command("seal", "Measure sealing into Parquet segments: spans/s, bytes on disk per span and as a share of the OTLP bytes.")
         {
-            seconds, spansPerTrace, format, folder, kinds, only, noCeiling,
+            seconds, spansPerTrace, format, folder, kinds, only, noCeiling, breakdown,
         };
         command.SetAction(result =>
         {
@@ -50,20 +51,22 @@ internal static class BenchSealCommand
                 var output = result.InvocationConfiguration.Output;
                 var names = result.GetValue(only)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
                 var chosen = names is null ? Configurations : [.. Configurations.Where(c => names.Contains(c.Name))];
-                var (table, ceiling) = Run(
+                var (table, ceiling, bytes) = Run(
                     root,
                     TimeSpan.FromSeconds(Math.Max(1, result.GetValue(seconds))),
                     Math.Max(1, result.GetValue(spansPerTrace)),
                     output,
                     result.GetValue(kinds)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
                     chosen,
-                    !result.GetValue(noCeiling));
+                    !result.GetValue(noCeiling),
+                    result.GetValue(breakdown));
                 if (result.GetValue(format) == "json")
                 {
-                    using StringWriter seal = new(), copy = new();
+                    using StringWriter seal = new(), copy = new(), parts = new();
                     table.Write(seal, "json");
                     ceiling.Write(copy, "json");
-                    output.WriteLine($"{{\"seal\": {seal.ToString().Trim()}, \"ceiling\": {copy.ToString().Trim()}}}");
+                    bytes.Write(parts, "json");
+                    output.WriteLine($"{{\"seal\": {seal.ToString().Trim()}, \"ceiling\": {copy.ToString().Trim()}, \"bytes\": {parts.ToString().Trim()}}}");
                 }
                 else
                 {
@@ -71,6 +74,12 @@ internal static class BenchSealCommand
                     output.WriteLine();
                     output.WriteLine("The ceiling: one default-size segment's rows as DuckDB tables, COPYed alone (no ordering, no row production, no fsync; best of 3). spans/s: over the sum of the four files' COPY times; wall spans/s: over the wall time of all four:");
                     ceiling.Write(output, "table");
+                    if (result.GetValue(breakdown))
+                    {
+                        output.WriteLine();
+                        output.WriteLine("Where the bytes go (every segment each configuration wrote, warm-up rounds included): per file, then its columns' compressed chunks (parquet_metadata total_compressed_size):");
+                        bytes.Write(output, "table");
+                    }
                 }
             }
             finally
@@ -92,18 +101,32 @@ internal static class BenchSealCommand
     internal static IReadOnlyList<Configuration> Configurations { get; } =
     [
         new("defaults", new SealerOptions(), new SegmentWriterOptions()),
-        new("zstd level 1", new SealerOptions(), new SegmentWriterOptions { CompressionLevel = 1 }),
         new("no bloom filters", new SealerOptions(), new SegmentWriterOptions { BloomFilters = false }),
-        new("zstd 1 without bloom filters", new SealerOptions(), new SegmentWriterOptions { CompressionLevel = 1, BloomFilters = false }),
+        new("zstd 1 without bloom filters", new SealerOptions(), new SegmentWriterOptions { ZstdLevel = 1, TracesZstdLevel = 1, AttrsZstdLevel = 1, PayloadsZstdLevel = 1, BloomFilters = false }),
         new("1 file at a time", new SealerOptions(), new SegmentWriterOptions { Threads = 1 }),
         new("8 MiB segments, 24 MiB DuckDB, 1 file", new SealerOptions { MaxSegmentBufferBytes = 8L << 20 }, new SegmentWriterOptions { MemoryLimitBytes = 24L << 20, Threads = 1 }),
         new("32 MiB segments", new SealerOptions { MaxSegmentBufferBytes = 32L << 20 }, new SegmentWriterOptions()),
         new("128 MiB segments", new SealerOptions { MaxSegmentBufferBytes = 128L << 20 }, new SegmentWriterOptions()),
         new("text index", new SealerOptions(), new SegmentWriterOptions { TextIndex = true }),
+        new("zstd 3 (the old defaults)", new SealerOptions(), new SegmentWriterOptions { ZstdLevel = 3, TracesZstdLevel = 3, AttrsZstdLevel = 3, PayloadsZstdLevel = 3 }),
+        new("spans+traces 1, attrs 9", new SealerOptions(), new SegmentWriterOptions { ZstdLevel = 1, TracesZstdLevel = 1, AttrsZstdLevel = 9, PayloadsZstdLevel = 3 }),
+        new("zstd 1", new SealerOptions(), new SegmentWriterOptions { ZstdLevel = 1, TracesZstdLevel = 1, AttrsZstdLevel = 1, PayloadsZstdLevel = 1 }),
+        new("spans+traces 1, attrs 15", new SealerOptions(), new SegmentWriterOptions { ZstdLevel = 1, TracesZstdLevel = 1, AttrsZstdLevel = 15 }),
+        new("zstd 9", new SealerOptions(), new SegmentWriterOptions { ZstdLevel = 9, TracesZstdLevel = 9, AttrsZstdLevel = 9, PayloadsZstdLevel = 9 }),
+        new("payloads zstd 9", new SealerOptions(), new SegmentWriterOptions { PayloadsZstdLevel = 9 }),
+        new("payloads zstd 15", new SealerOptions(), new SegmentWriterOptions { PayloadsZstdLevel = 15 }),
     ];
 
-    private static (BenchTable Seal, BenchTable Ceiling) Run(string root, TimeSpan perKind, int spansPerTrace, TextWriter progress, IReadOnlyList<string> kinds, IReadOnlyList<Configuration> configurations, bool withCeiling)
+    private static (BenchTable Seal, BenchTable Ceiling, BenchTable Bytes) Run(string root, TimeSpan perKind, int spansPerTrace, TextWriter progress, IReadOnlyList<string> kinds, IReadOnlyList<Configuration> configurations, bool withCeiling, bool withBreakdown)
     {
+        var bytes = new BenchTable(
+            ("payload", "payload", -10),
+            ("configuration", "configuration", -38),
+            ("file", "file", -18),
+            ("column", "column", -28),
+            ("B/span", "disk_bytes_per_span", 9),
+            ("% of file", "percent_of_file", 9),
+            ("% of OTLP", "percent_of_otlp", 9));
         var ceiling = new BenchTable(
             ("payload", "payload", -10),
             ("DuckDB COPY of prebuilt tables", "parquet_options", -38),
@@ -114,7 +137,11 @@ internal static class BenchSealCommand
             ("spans ms", "spans_copy_ms", 9),
             ("payl ms", "payloads_copy_ms", 8),
             ("attrs ms", "attrs_copy_ms", 9),
-            ("trace ms", "traces_copy_ms", 9));
+            ("trace ms", "traces_copy_ms", 9),
+            ("spans B", "spans_bytes_per_span", 8),
+            ("payl B", "payloads_bytes_per_span", 8),
+            ("attrs B", "attrs_bytes_per_span", 8),
+            ("trace B", "traces_bytes_per_span", 8));
         var table = new BenchTable(
             ("payload", "payload", -10),
             ("configuration", "configuration", -38),
@@ -192,6 +219,19 @@ internal static class BenchSealCommand
                         Percent(c.Phases.Text),
                         Percent(c.Phases.Sync),
                         Percent(c.Seal - c.Phases.Total));
+                    if (withBreakdown)
+                    {
+                        var stored = (double)c.StoredSpans;
+                        foreach (var file in SegmentBytes.Measure(c.SegmentsFolder).GroupBy(p => p.File))
+                        {
+                            var total = file.Sum(p => p.Bytes);
+                            bytes.Add(kind, c.Configuration.Name, file.Key, "= whole file", total / stored, 100.0, 100 * total / (stored * otlpPerSpan));
+                            foreach (var part in file)
+                            {
+                                bytes.Add(kind, c.Configuration.Name, file.Key, part.Column, part.Bytes / stored, 100.0 * part.Bytes / Math.Max(1, total), 100 * part.Bytes / (stored * otlpPerSpan));
+                            }
+                        }
+                    }
                 }
             }
             finally
@@ -208,7 +248,7 @@ internal static class BenchSealCommand
             }
         }
 
-        return (table, ceiling);
+        return (table, ceiling, bytes);
     }
 
     /// <summary>DuckDB alone on one default-size segment's rows (<see cref="SealCeiling"/>): with the writer's Parquet
@@ -219,39 +259,50 @@ internal static class BenchSealCommand
     {
         var traces = Traces(request, new SealerOptions().MaxSegmentBufferBytes);
         var spans = traces.Sum(t => t.Spans.Count);
+        const string v2 = "COMPRESSION zstd, PARQUET_VERSION V2";
         var serial = SealCeiling.Parallelism.Serial;
         var twoFiles = new SealCeiling.Parallelism(DuckDbThreads: 1, FilesAtOnce: 2);
         var twoThreads = new SealCeiling.Parallelism(DuckDbThreads: 2, FilesAtOnce: 1);
-        var variants = new (string Name, string? Options, SealCeiling.Parallelism Parallelism)[]
+        var variants = new (string Name, string? Options, SealCeiling.Parallelism Parallelism, int RowGroupFactor)[]
         {
-            ("writer's options (zstd, v2 pages)", null, serial),
-            ("writer's, 2 files at once", null, twoFiles),
-            ("writer's, 2 DuckDB threads per file", null, twoThreads),
-            ("zstd level 1", "COMPRESSION zstd, COMPRESSION_LEVEL 1", serial),
-            ("no bloom filters", "COMPRESSION zstd, WRITE_BLOOM_FILTER false", serial),
-            ("zstd 1, no bloom", "COMPRESSION zstd, COMPRESSION_LEVEL 1, WRITE_BLOOM_FILTER false", serial),
-            ("zstd 1, no bloom, 2 files at once", "COMPRESSION zstd, COMPRESSION_LEVEL 1, WRITE_BLOOM_FILTER false", twoFiles),
-            ("zstd 1, no bloom, 2 DuckDB threads", "COMPRESSION zstd, COMPRESSION_LEVEL 1, WRITE_BLOOM_FILTER false", twoThreads),
-            ("snappy", "COMPRESSION snappy", serial),
-            ("uncompressed", "COMPRESSION uncompressed", serial),
-            ("uncompressed, no bloom, 2 files", "COMPRESSION uncompressed, WRITE_BLOOM_FILTER false", twoFiles),
+            ("writer's options (zstd per file, v2 pages)", null, serial, 1),
+            ("writer's, 2 files at once", null, twoFiles, 1),
+            ("writer's, 2 DuckDB threads per file", null, twoThreads, 1),
+            ("zstd 3 (DuckDB's default)", v2, serial, 1),
+            ("zstd level 1", $"{v2}, COMPRESSION_LEVEL 1", serial, 1),
+            ("zstd level 9", $"{v2}, COMPRESSION_LEVEL 9", serial, 1),
+            ("no bloom filters", $"{v2}, WRITE_BLOOM_FILTER false", serial, 1),
+            ("zstd 1, no bloom", $"{v2}, COMPRESSION_LEVEL 1, WRITE_BLOOM_FILTER false", serial, 1),
+            ("zstd 1, no bloom, 2 files at once", $"{v2}, COMPRESSION_LEVEL 1, WRITE_BLOOM_FILTER false", twoFiles, 1),
+            ("zstd 1, no bloom, 2 DuckDB threads", $"{v2}, COMPRESSION_LEVEL 1, WRITE_BLOOM_FILTER false", twoThreads, 1),
+            ("zstd 3, bloom filter fpp 0.1", $"{v2}, BLOOM_FILTER_FALSE_POSITIVE_RATIO 0.1", serial, 1),
+            ("zstd 3, no dictionaries", $"{v2}, DICTIONARY_SIZE_LIMIT 1", serial, 1),
+            ("zstd 3, row groups x4", v2, serial, 4),
+            ("zstd 3, v1 pages", "COMPRESSION zstd", serial, 1),
+            ("snappy", "COMPRESSION snappy, PARQUET_VERSION V2", serial, 1),
+            ("uncompressed", "COMPRESSION uncompressed, PARQUET_VERSION V2", serial, 1),
+            ("uncompressed, no bloom, 2 files", "COMPRESSION uncompressed, PARQUET_VERSION V2, WRITE_BLOOM_FILTER false", twoFiles, 1),
         };
-        foreach (var (name, options, parallelism) in variants)
+        foreach (var (name, options, parallelism, factor) in variants)
         {
             try
             {
                 var (results, wall) = SealCeiling.Measure(traces, folder, repeats: 3, options is null ? null : (i, select, path) =>
                 {
-                    var rowGroup = SegmentFormat.WrittenFiles[i].RowGroupRows is { } n ? $", ROW_GROUP_SIZE {n}" : "";
-                    return $"COPY ({select}) TO '{path}' (FORMAT parquet, PARQUET_VERSION V2, {options}{rowGroup})";
+                    var rowGroup = SegmentFormat.WrittenFiles[i].RowGroupRows is { } n ? $", ROW_GROUP_SIZE {n * factor}" : "";
+                    return $"COPY ({select}) TO '{path}' (FORMAT parquet, {options}{rowGroup})";
                 }, parallelism);
                 var seconds = results.Sum(r => r.Copy.TotalSeconds);
                 double Ms(string file) => results.Single(r => r.File == file).Copy.TotalMilliseconds;
-                table.Add(kind, name, spans, spans / seconds, spans / wall.TotalSeconds, results.Sum(r => r.Bytes) / (double)spans, Ms(SegmentFormat.SpansFile), Ms(SegmentFormat.PayloadsFile), Ms(SegmentFormat.AttrsFile), Ms(SegmentFormat.TracesFile));
+                double PerSpan(string file) => results.Single(r => r.File == file).Bytes / (double)spans;
+                table.Add(
+                    kind, name, spans, spans / seconds, spans / wall.TotalSeconds, results.Sum(r => r.Bytes) / (double)spans,
+                    Ms(SegmentFormat.SpansFile), Ms(SegmentFormat.PayloadsFile), Ms(SegmentFormat.AttrsFile), Ms(SegmentFormat.TracesFile),
+                    PerSpan(SegmentFormat.SpansFile), PerSpan(SegmentFormat.PayloadsFile), PerSpan(SegmentFormat.AttrsFile), PerSpan(SegmentFormat.TracesFile));
             }
             catch (DuckDb.DuckDbException e)
             {
-                table.Add(kind, $"{name}: failed: {e.Message.Split('\n')[0]}", spans, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+                table.Add(kind, $"{name}: failed: {e.Message.Split('\n')[0]}", spans, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
             }
         }
     }
@@ -312,6 +363,11 @@ internal static class BenchSealCommand
         }
 
         public Configuration Configuration { get; }
+
+        public string SegmentsFolder => _catalog.SegmentsFolder;
+
+        /// <summary>Spans in every segment written, warm-up rounds included (what <see cref="SegmentsFolder"/> holds).</summary>
+        public long StoredSpans => _catalog.Segments().Sum(s => s.Spans);
 
         public int Rounds { get; private set; }
 

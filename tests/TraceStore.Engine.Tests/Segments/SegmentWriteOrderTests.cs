@@ -53,9 +53,9 @@ public sealed class SegmentWriteOrderTests : IDisposable
         var traces = Traces(small, genai, TieRequest().ToByteArray());
         var options = new[]
         {
-            new SegmentWriterOptions { Threads = 1, CompressionLevel = 1 },
+            new SegmentWriterOptions { Threads = 1, ZstdLevel = 1, TracesZstdLevel = 1, AttrsZstdLevel = 1, PayloadsZstdLevel = 1 },
             new SegmentWriterOptions { Threads = 2 },
-            new SegmentWriterOptions { Threads = 4, CompressionLevel = 9, BloomFilters = false },
+            new SegmentWriterOptions { Threads = 4, ZstdLevel = 9, TracesZstdLevel = 9, AttrsZstdLevel = 9, PayloadsZstdLevel = 9, BloomFilters = false },
         };
         var written = new List<SegmentInfo>();
         for (var i = 0; i < options.Length; i++)
