@@ -58,6 +58,9 @@ public sealed class SpanAssembler
                 if (!shard.Open.TryGetValue(key, out var buffer))
                 {
                     buffer = NewBuffer(shard, key, now);
+                    // A part is sealed once it holds MaxSpansPerPart spans (the request that fills it may add a few
+                    // more): its span list need not double past that.
+                    buffer.Spans.GrowthCap = _options.MaxSpansPerPart;
                     shard.Open.Add(key, buffer);
                 }
 

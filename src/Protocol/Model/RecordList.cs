@@ -18,6 +18,12 @@ public sealed class RecordList<T>
 
     public int Count { get; private set; }
 
+    /// <summary>Where doubling stops: growth that would pass this capacity stops at it, and growth beyond it adds a
+    /// quarter of the capacity at a time (still linear amortized cost). Default: no cap. A trace buffer caps its spans
+    /// at the part size it will be sealed at, so its last growth is not a doubling past what it can ever hold (a jump
+    /// the memory budget has to take whole).</summary>
+    public int GrowthCap { get; set; } = int.MaxValue;
+
     /// <summary>Records allocated (at least <see cref="Count"/>).</summary>
     public int Capacity => _items.Length;
 
@@ -75,7 +81,12 @@ public sealed class RecordList<T>
 
     public void Clear() => Count = 0;
 
-    private void Grow(int needed) => Array.Resize(ref _items, Math.Max(needed, _items.Length * 2));
+    private void Grow(int needed)
+    {
+        var length = _items.Length;
+        var next = length < GrowthCap ? Math.Min((long)length * 2, GrowthCap) : length + Math.Max(4L, length >> 2);
+        Array.Resize(ref _items, (int)Math.Max(needed, Math.Min(next, Array.MaxLength)));
+    }
 
     private void ThrowIndex(int index) =>
         throw new ArgumentOutOfRangeException(nameof(index), index, $"Index {index} is outside the {Count} records.");

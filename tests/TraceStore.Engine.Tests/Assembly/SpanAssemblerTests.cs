@@ -87,7 +87,8 @@ public sealed class SpanAssemblerTests
         var assembler = new SpanAssembler(Options with { MaxSpansPerPart = 1000 }, _budget, _time);
         var first = assembler.Add(SpanBatches.Decode(Enumerable.Range(2, 1000).Select(i => new TestSpan(1, i, 1))), "0", 1);
         var full = Assert.Single(assembler.TakeDue()).Buffer;
-        Assert.Equal(1024, full.Spans.Capacity);
+        // Doubling stops at the part size (1,000, not 1,024): a part never holds more spans than that.
+        Assert.Equal(1000, full.Spans.Capacity);
 
         // The next part starts at the full part's counts (spans capped at the part size), its whole footprint counted
         // in the budget at once, so adding its spans grows nothing until it passes that size.
