@@ -58,9 +58,6 @@ public sealed class SpanAssembler
                 if (!shard.Open.TryGetValue(key, out var buffer))
                 {
                     buffer = NewBuffer(shard, key, now);
-                    // A part is sealed once it holds MaxSpansPerPart spans (the request that fills it may add a few
-                    // more): its span list need not double past that.
-                    buffer.Spans.GrowthCap = _options.MaxSpansPerPart;
                     shard.Open.Add(key, buffer);
                 }
 
@@ -312,16 +309,14 @@ public sealed class SpanAssembler
     /// </summary>
     private TraceBuffer NewBuffer(Shard shard, TraceKey key, long now)
     {
-        if (shard.NextParts.Remove(key, out var next))
-        {
-            var bytes = TraceBuffer.EmptyFootprintBytes(next.Capacity);
-            if (_budget.TryReserve(bytes))
-            {
-                return new TraceBuffer(key, now, next.Capacity) { AccountedBytes = bytes };
-            }
-        }
+        var buffer = shard.NextParts.Remove(key, out var next) && TraceBuffer.EmptyFootprintBytes(next.Capacity) is var bytes && _budget.TryReserve(bytes)
+            ? new TraceBuffer(key, now, next.Capacity) { AccountedBytes = bytes }
+            : new TraceBuffer(key, now);
 
-        return new TraceBuffer(key, now);
+        // A part is sealed the moment it holds MaxSpansPerPart spans: its span list need not double past that (a jump
+        // the budget would have to take whole, forced).
+        buffer.Spans.GrowthCap = _options.MaxSpansPerPart;
+        return buffer;
     }
 
     /// <summary>Drops the capacities kept for the next part of traces that sent nothing more for the idle period (their

@@ -126,8 +126,10 @@ public static class SegmentFormat
     /// says otherwise; compaction uses it.</summary>
     public const int PayloadsZstdLevel = 3;
 
+    private static readonly SegmentWriterOptions Defaults = new();
+
     /// <summary>The default zstd level of the segment file named <paramref name="file"/>.</summary>
-    internal static int ZstdLevelOf(string file) => new SegmentWriterOptions().ZstdLevelOf(file);
+    internal static int ZstdLevelOf(string file) => Defaults.ZstdLevelOf(file);
 
     /// <summary>zstd, and Parquet's version 2 data pages, whose DELTA encodings suit sorted integers (attrs' span_row:
     /// 13.1 -> 6.0 bytes per small span; spans 19.1 -> 17.7), which DuckDB and other current readers read.</summary>

@@ -203,7 +203,7 @@ internal static class BenchSealCommand
                         c.Segments,
                         (long)(spans / c.Segments),
                         spans / seal,
-                        Median(c.RoundRates),
+                        BenchIngestCommand.Median(c.RoundRates),
                         spans / c.SealCpu.TotalSeconds,
                         spans * otlpPerSpan / seal / 1e6,
                         c.Bytes / spans,
@@ -320,12 +320,6 @@ internal static class BenchSealCommand
         }
 
         return [.. assembler.TakeAll().Select(t => t.Buffer)];
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count == 0 ? 0 : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     internal static string LoadAverage()
