@@ -74,7 +74,7 @@ internal sealed class HotTables
             var buffer = trace.Read();
             buffers.Add(buffer);
             summaries.Add(sealedSummaries.TryGetValue(trace.MlflowId, out var sealedSummary)
-                ? HotSummary.Combine(sealedSummary.Summary, buffer, SealedTraceQueries.SpanIdsAmong(lookups, holding[trace.MlflowId], trace.MlflowId, SpanIds(buffer)))
+                ? HotSummary.Combine(SealedTraceParts.Load(lookups, holding[trace.MlflowId], trace.MlflowId, sealedSummary.Summary), buffer)
                 : HotSummary.Of(buffer));
             batchSpans += buffer.Spans.Count;
             if (batchSpans >= BatchSpans)
@@ -171,17 +171,6 @@ internal sealed class HotTables
             e => e.Key,
             e => e.Value.Where(segments.ContainsKey).Select(seq => segments[seq]).ToList(),
             StringComparer.Ordinal);
-    }
-
-    private static List<Protocol.Model.SpanId> SpanIds(TraceBuffer buffer)
-    {
-        var ids = new List<Protocol.Model.SpanId>(buffer.Spans.Count);
-        foreach (ref readonly var span in buffer.Spans.AsSpan())
-        {
-            ids.Add(span.SpanId);
-        }
-
-        return ids;
     }
 
     /// <summary><c>span_type_names</c> of a trace with sealed parts covers both sides (the row writer saw only the hot

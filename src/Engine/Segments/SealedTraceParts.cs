@@ -99,6 +99,34 @@ internal sealed class SealedTraceParts
         return new SpanSizeStats(total, count, max, SpanSize.Percentile(count, At, 0.25), SpanSize.Percentile(count, At, 0.50), SpanSize.Percentile(count, At, 0.75));
     }
 
+    /// <summary><paramref name="buffer"/> itself when none of its spans is stored already, else a copy of the ones
+    /// that are not (possibly none; transient, not counted in the budget, at most the buffer's own size), stamped
+    /// <paramref name="ticks"/> as first and last seen.</summary>
+    public TraceBuffer WithoutStored(TraceBuffer buffer, long ticks)
+    {
+        var stored = 0;
+        foreach (ref readonly var span in buffer.Spans.AsSpan())
+        {
+            stored += Contains(span.SpanId.Value) ? 1 : 0;
+        }
+
+        if (stored == 0)
+        {
+            return buffer;
+        }
+
+        var fresh = new TraceBuffer(buffer.Key, ticks);
+        for (var span = 0; span < buffer.Spans.Count; span++)
+        {
+            if (!Contains(buffer.Spans[span].SpanId.Value))
+            {
+                fresh.AppendCopy(buffer, span, ticks);
+            }
+        }
+
+        return fresh;
+    }
+
     /// <summary>What the parts are once <paramref name="added"/> (spans not among them) is sealed with
     /// <paramref name="summary"/> in segment <paramref name="sealSequence"/>: kept by the sealer for the next part of
     /// a large trace, so it is not read back again (<paramref name="earlier"/> null: the trace's first part).</summary>
@@ -129,12 +157,15 @@ internal sealed class SealedTraceParts
     public static SealedTraceParts? Load(DuckDbConnection connection, IReadOnlyList<SegmentInfo> segments, string traceId)
     {
         var summary = SealedTraceQueries.LatestSummaries(connection, segments, [traceId]).TryGetValue(traceId, out var latest) ? latest.Summary : null;
-        if (summary is null)
-        {
-            return null;
-        }
+        return summary is null ? null : Load(connection, segments, traceId, summary);
+    }
 
-        var parts = new SealedTraceParts(summary);
+    /// <summary>Reads the parts of <paramref name="traceId"/> stored in <paramref name="segments"/> whose latest
+    /// summary, <paramref name="latest"/>, the caller has read already (reads look summaries up for many traces in one
+    /// query).</summary>
+    public static SealedTraceParts Load(DuckDbConnection connection, IReadOnlyList<SegmentInfo> segments, string traceId, TraceSummary latest)
+    {
+        var parts = new SealedTraceParts(latest);
         var sizes = new List<int>(ChunkSpans);
         foreach (var segment in segments)
         {

@@ -57,30 +57,6 @@ internal static class SealedTraceQueries
         return latest;
     }
 
-    /// <summary>Which of <paramref name="candidates"/> the <paramref name="segments"/> hold as spans of trace
-    /// <paramref name="traceId"/> (spans stored already: client retries across a seal).</summary>
-    public static HashSet<SpanId> SpanIdsAmong(DuckDbConnection connection, IReadOnlyCollection<SegmentInfo> segments, string traceId, IReadOnlyCollection<SpanId> candidates)
-    {
-        var found = new HashSet<SpanId>();
-        if (segments.Count == 0 || candidates.Count == 0)
-        {
-            return found;
-        }
-
-        // A semi-join on the candidates (a hash table), not list_contains per row (measured several times slower).
-        using var query = connection.Prepare(
-            $"SELECT DISTINCT s.span_id FROM {Files(segments, SegmentFormat.SpansFile)} s SEMI JOIN (SELECT unnest($2::VARCHAR[]) AS span_id) c ON c.span_id = s.span_id WHERE s.trace_id = $1");
-        query.Bind(1, traceId);
-        query.BindList(2, DuckDbLogicalType.Varchar, candidates.Select(id => id.ToHex()).ToList());
-        using var result = query.Execute();
-        foreach (var row in result.ReadAllRows())
-        {
-            found.Add(new SpanId(ulong.Parse((string)row[0]!, NumberStyles.HexNumber, CultureInfo.InvariantCulture)));
-        }
-
-        return found;
-    }
-
     /// <summary><c>read_parquet([...])</c> of one file of each segment; by name, so segments written by other format
     /// versions (a column more or less) read together.</summary>
     public static string Files(IEnumerable<SegmentInfo> segments, string file) =>

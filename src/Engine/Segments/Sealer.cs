@@ -227,7 +227,7 @@ public sealed class Sealer : IAsyncDisposable
             _budget.ForceReserve(held);
             try
             {
-                var fresh = WithoutStored(buffer, earlier);
+                var fresh = earlier.WithoutStored(buffer, _time.GetTimestamp());
                 if (fresh.Spans.Count > 0)
                 {
                     buffers.Add(fresh);
@@ -302,34 +302,6 @@ public sealed class Sealer : IAsyncDisposable
         }
 
         return null;
-    }
-
-    /// <summary><paramref name="buffer"/> itself when none of its spans is stored already, else a copy of the ones
-    /// that are not (transient, not counted in the budget; at most the buffer's own size).</summary>
-    private TraceBuffer WithoutStored(TraceBuffer buffer, SealedTraceParts earlier)
-    {
-        var stored = 0;
-        foreach (ref readonly var span in buffer.Spans.AsSpan())
-        {
-            stored += earlier.Contains(span.SpanId.Value) ? 1 : 0;
-        }
-
-        if (stored == 0)
-        {
-            return buffer;
-        }
-
-        var now = _time.GetTimestamp();
-        var fresh = new TraceBuffer(buffer.Key, now);
-        for (var span = 0; span < buffer.Spans.Count; span++)
-        {
-            if (!earlier.Contains(buffer.Spans[span].SpanId.Value))
-            {
-                fresh.AppendCopy(buffer, span, now);
-            }
-        }
-
-        return fresh;
     }
 
     private DuckDbConnection Loader()

@@ -4,7 +4,6 @@ using TraceStore.Engine.Catalog;
 using TraceStore.Engine.Hot;
 using TraceStore.Engine.Segments;
 using TraceStore.Engine.Traces;
-using TraceStore.Protocol.Model;
 
 namespace TraceStore.Query.Traces;
 
@@ -83,20 +82,16 @@ public sealed class TraceReader : IDisposable
         var summary = LatestSealedSummary(segments, traceId);
         if (hot?.Read() is { } buffer)
         {
-            var sealedIds = new HashSet<SpanId>();
             for (var i = 0; i < buffer.Spans.Count; i++)
             {
                 var row = SpanRows.FromBuffer(buffer, i, traceId);
-                if (!seen.Add(row.SpanId))
+                if (seen.Add(row.SpanId))
                 {
-                    sealedIds.Add(buffer.Spans[i].SpanId);
-                    continue;
+                    spans.Add(row);
                 }
-
-                spans.Add(row);
             }
 
-            summary = summary is null ? HotSummary.Of(buffer) : HotSummary.Combine(summary, buffer, sealedIds);
+            summary = summary is null ? HotSummary.Of(buffer) : HotSummary.Combine(SealedTraceParts.Load(_connection, segments, traceId, summary), buffer);
         }
 
         return summary is null ? null : new StoredTrace(WithTagChanges(summary, segments), [.. spans.OrderBy(s => s.StartTimeNs).ThenBy(s => s.SpanId, StringComparer.Ordinal)]);
@@ -132,7 +127,7 @@ public sealed class TraceReader : IDisposable
         {
             summary = summary is null
                 ? HotSummary.Of(buffer)
-                : HotSummary.Combine(summary, buffer, SealedTraceQueries.SpanIdsAmong(_connection, segments, traceId, SpanIdsOf(buffer)));
+                : HotSummary.Combine(SealedTraceParts.Load(_connection, segments, traceId, summary), buffer);
         }
 
         if (summary is null)
@@ -206,17 +201,6 @@ public sealed class TraceReader : IDisposable
             return x.StartTimeUnixNano != y.StartTimeUnixNano ? x.StartTimeUnixNano.CompareTo(y.StartTimeUnixNano) : x.SpanId.Value.CompareTo(y.SpanId.Value);
         });
         return indexes.Take(limit).Select(i => SpanRows.FromBuffer(buffer, i, traceId));
-    }
-
-    private static List<SpanId> SpanIdsOf(TraceBuffer buffer)
-    {
-        var ids = new List<SpanId>(buffer.Spans.Count);
-        foreach (ref readonly var span in buffer.Spans.AsSpan())
-        {
-            ids.Add(span.SpanId);
-        }
-
-        return ids;
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using TraceStore.Engine.Catalog;
 using TraceStore.Engine.Hot;
 using TraceStore.Engine.Segments;
 using TraceStore.Engine.Traces;
+using TraceStore.Protocol.GenAi;
 using TraceStore.Testing;
 using static TraceStore.Engine.Tests.Assembly.OtlpTrace;
 using OtlpStatusCode = OpenTelemetry.Proto.Trace.V1.Status.Types.StatusCode;
@@ -11,7 +12,7 @@ using OtlpStatusCode = OpenTelemetry.Proto.Trace.V1.Status.Types.StatusCode;
 namespace TraceStore.Engine.Tests.Hot;
 
 /// <summary>The summary of a trace with a sealed part (written and read back from a real segment) and unsealed late
-/// spans, against the summary of all its spans at once.</summary>
+/// spans, against the summary of all its spans at once: equal on every field but the state of an open root.</summary>
 public sealed class HotSummaryTests : IDisposable
 {
     private readonly TempDirectory _folder = new("hot-summary");
@@ -46,10 +47,10 @@ public sealed class HotSummaryTests : IDisposable
             Span(3, 1, "tool", start: T0 + (3 * Ms), end: T0 + (4 * Ms), status: OtlpStatusCode.Error), // a retry of a sealed span
             Span(4, 1, "late llm", start: T0 - (7 * Ms), end: T0 + (90 * Ms), status: OtlpStatusCode.Error, attributes: [("gen_ai.request.model", "claude"), ("user.id", "u-9")]),
             Span(5, 4, "late tool", start: T0 + (8 * Ms), end: T0 + (9 * Ms)));
-        var sealedSummary = Seal(Buffer(early));
+        Seal(Buffer(early));
         var hot = Buffer(late);
 
-        var combined = HotSummary.Combine(sealedSummary, hot, SealedTraceQueries.SpanIdsAmong(_connection, _catalog.Segments(), Key.TraceId.ToMlflowId(), [.. SpanIdsOf(hot)]));
+        var combined = HotSummary.Combine(SealedParts(), hot);
 
         var all = Buffer(early, late);
         var expected = TraceSummaryBuilder.Build(all);
@@ -67,12 +68,30 @@ public sealed class HotSummaryTests : IDisposable
         Assert.Equal(expected.ServiceNames, combined.ServiceNames);
         Assert.Equal(expected.Models, combined.Models);
         Assert.Equal(expected.SpanTypes, combined.SpanTypes);
-        Assert.Equal(expected.SizeStats.TotalSizeBytes, combined.SizeStats.TotalSizeBytes);
-        Assert.Equal(expected.SizeStats.NumSpans, combined.SizeStats.NumSpans);
-        Assert.Equal(expected.SizeStats.Max, combined.SizeStats.Max);
+        Assert.Equal(expected.SizeStats, combined.SizeStats);
         Assert.Equal(expected.Tags, combined.Tags);
-        Assert.Equal(expected.Metadata[TraceInfoKeys.Session], combined.Metadata[TraceInfoKeys.Session]);
-        Assert.Equal(expected.Metadata[TraceInfoKeys.User], combined.Metadata[TraceInfoKeys.User]);
+        Assert.Equal(expected.Metadata, combined.Metadata);
+    }
+
+    [Theory]
+    [InlineData("usage on the hot root, under it a hot span without, under that a sealed span with")]
+    [InlineData("usage on the sealed root and on its hot child")]
+    public void Token_usage_follows_the_nested_span_rule_across_sealed_and_hot_spans(string shape)
+    {
+        var (sealedRequest, hotRequest) = shape.StartsWith("usage on the hot root", StringComparison.Ordinal)
+            ? (Request("svc", Span(3, 2, "sdk call", attributes: [Usage(10, 5)])),
+               Request("svc", Root("agent", attributes: [Usage(100, 50)]), Span(2, 1, "chain")))
+            : (Request("svc", Root("agent", attributes: [Usage(100, 50)])),
+               Request("svc", Span(2, 1, "llm", attributes: [Usage(10, 5)])));
+        Seal(Buffer(sealedRequest));
+
+        var combined = HotSummary.Combine(SealedParts(), Buffer(hotRequest));
+
+        var expected = TraceSummaryBuilder.Build(Buffer(sealedRequest, hotRequest));
+        Assert.Equal(new TokenUsage(100, 50, 150), expected.TokenUsage);
+        Assert.Equal(expected.TokenUsage, combined.TokenUsage);
+        Assert.Equal(expected.Metadata[TraceInfoKeys.TokenUsage], combined.Metadata[TraceInfoKeys.TokenUsage]);
+        Assert.Equal(expected.SizeStats, combined.SizeStats);
     }
 
     [Fact]
@@ -82,13 +101,13 @@ public sealed class HotSummaryTests : IDisposable
         Assert.Equal(TraceState.InProgress, sealedSummary.State);
 
         var openRoot = Buffer(Request("svc", Span(1, 0, "root", end: 0, status: OtlpStatusCode.Error)));
-        var whileOpen = HotSummary.Combine(sealedSummary, openRoot, new HashSet<Protocol.Model.SpanId>());
+        var whileOpen = HotSummary.Combine(SealedParts(), openRoot);
         Assert.Equal(TraceState.InProgress, whileOpen.State);
         Assert.Equal("root", whileOpen.TraceName);
         Assert.Equal(2, whileOpen.SpanCount);
 
         var endedRoot = Buffer(Request("svc", Span(1, 0, "root", status: OtlpStatusCode.Error)));
-        var ended = HotSummary.Combine(sealedSummary, endedRoot, new HashSet<Protocol.Model.SpanId>());
+        var ended = HotSummary.Combine(SealedParts(), endedRoot);
         Assert.Equal(TraceState.Error, ended.State);
         Assert.Equal("root", ended.Tags[TraceInfoKeys.TraceNameTag]);
     }
@@ -100,9 +119,11 @@ public sealed class HotSummaryTests : IDisposable
         var sealedSummary = Seal(Buffer(request));
         var retry = Buffer(request);
 
-        var combined = HotSummary.Combine(sealedSummary, retry, SealedTraceQueries.SpanIdsAmong(_connection, _catalog.Segments(), Key.TraceId.ToMlflowId(), [.. SpanIdsOf(retry)]));
+        var parts = SealedParts();
+        var combined = HotSummary.Combine(parts, retry);
 
-        Assert.Same(sealedSummary, combined);
+        Assert.Same(parts.Summary, combined);
+        Assert.Equal(sealedSummary.TokenUsage, combined.TokenUsage);
         Assert.Equal(2, combined.SpanCount);
     }
 
@@ -118,11 +139,13 @@ public sealed class HotSummaryTests : IDisposable
         return SealedTraceQueries.LatestSummaries(_connection, _catalog.SegmentsHolding(id), [id])[id].Summary;
     }
 
-    private static IEnumerable<Protocol.Model.SpanId> SpanIdsOf(TraceBuffer buffer)
+    /// <summary>What the committed segments hold of the trace, read back as reads do.</summary>
+    private SealedTraceParts SealedParts()
     {
-        for (var i = 0; i < buffer.Spans.Count; i++)
-        {
-            yield return buffer.Spans[i].SpanId;
-        }
+        var id = Key.TraceId.ToMlflowId();
+        return SealedTraceParts.Load(_connection, _catalog.SegmentsHolding(id), id)!;
     }
+
+    private static (string Key, string Value) Usage(long input, long output) =>
+        ("mlflow.chat.tokenUsage", $"{{\"input_tokens\": {input}, \"output_tokens\": {output}, \"total_tokens\": {input + output}}}");
 }
