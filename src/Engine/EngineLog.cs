@@ -37,4 +37,7 @@ internal static partial class EngineLog
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Retention deleted {Expired} traces past their age and {OverCap} over their byte cap; dropped {Segments} segments")]
     public static partial void RetentionApplied(ILogger logger, int expired, int overCap, int segments);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "Merges put off: ingest was short of memory since the last round ({Segments} segments; merging anyway after {MaxDeferralSeconds} s of this)")]
+    public static partial void MergesDeferred(ILogger logger, int segments, double maxDeferralSeconds);
 }

@@ -28,7 +28,7 @@ internal sealed class Pipeline : IAsyncDisposable
         Assembler = assembler;
         _logger = logger;
         Sealer = new Sealer(assembler, budget, writer, catalog, Checkpoint, options.Sealer, logger);
-        Maintenance = new StoreMaintenance(catalog, options.Compaction, options.Retention, options.TimeProvider, logger);
+        Maintenance = new StoreMaintenance(catalog, options.Compaction, options.Retention, options.TimeProvider, logger, () => budget.Shortages);
     }
 
     public SegmentCatalog Catalog { get; }

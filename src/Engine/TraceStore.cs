@@ -56,6 +56,9 @@ public sealed class TraceStore : IAsyncDisposable
     /// body (and pass nothing more to the store than it reserved); the store itself reserves on every ingest.</summary>
     public MemoryBudget Budget { get; }
 
+    /// <summary>The maintenance loop (tests run its rounds at chosen moments).</summary>
+    internal StoreMaintenance Maintenance => _pipeline.Maintenance;
+
     /// <summary>The committed segments and the mutable state beside them (for the query layer).</summary>
     public Catalog.SegmentCatalog Catalog => _pipeline.Catalog;
 
@@ -150,6 +153,7 @@ public sealed class TraceStore : IAsyncDisposable
             SealedSpans = segments.Sum(s => s.Spans),
             SegmentBytes = segments.Sum(s => s.Bytes),
             SegmentsCompacted = _pipeline.Maintenance.SegmentsCompacted,
+            CompactionRoundsDeferred = _pipeline.Maintenance.RoundsDeferred,
             Experiments = [.. segments.SelectMany(s => s.Experiments).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)],
             WalBytes = WalFolderBytes(),
         };

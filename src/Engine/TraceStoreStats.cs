@@ -54,6 +54,10 @@ public sealed record TraceStoreStats
     /// <summary>Segments compaction removed since the store opened (merged into others, rewritten or dropped).</summary>
     public long SegmentsCompacted { get; init; }
 
+    /// <summary>Background maintenance rounds since the store opened that put merges off because ingest was short of
+    /// memory (<c>CompactionOptions.MaxMergeDeferral</c>).</summary>
+    public long CompactionRoundsDeferred { get; init; }
+
     /// <summary>Experiments with sealed traces.</summary>
     public IReadOnlyList<string> Experiments { get; init; } = [];
 

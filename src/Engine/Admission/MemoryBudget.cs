@@ -23,6 +23,7 @@ public sealed class MemoryBudget
     private long _used;
     private long _peak;
     private int _waiters;
+    private long _shortages;
 
     public MemoryBudget(long limitBytes, double highWatermarkFraction = 0.8)
     {
@@ -51,6 +52,11 @@ public sealed class MemoryBudget
     /// <summary>Bytes released per second, smoothed over the last few seconds; 0 before anything drained.</summary>
     public double DrainBytesPerSecond => _drain.BytesPerSecond;
 
+    /// <summary>Reservations that did not fit when asked (a refused request, a waiting client's attempt, a presized
+    /// part that grows instead) since the budget was made: while it rises, ingest is short of memory, and work that can
+    /// wait (compaction) waits.</summary>
+    public long Shortages => Interlocked.Read(ref _shortages);
+
     /// <summary>Reserves <paramref name="bytes"/> if they fit under the limit; false (nothing reserved) otherwise.</summary>
     public bool TryReserve(long bytes)
     {
@@ -61,6 +67,7 @@ public sealed class MemoryBudget
             var next = used + bytes;
             if (next > LimitBytes)
             {
+                Interlocked.Increment(ref _shortages);
                 return false;
             }
 

@@ -19,6 +19,12 @@ public sealed record CompactionOptions
     /// <summary>Time between the end of one round and the start of the next. Default 30 s.</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long the background loop may put merges off while ingest is short of memory (a reservation in
+    /// the ingest budget did not fit since the last round: clients waiting or refused). A merge takes processor time
+    /// and DuckDB memory outside the budget, both of which ingest needs then; past this, merges run anyway, so
+    /// segments do not pile up without bound under sustained overload. Zero: never put off. Default 5 minutes.</summary>
+    public TimeSpan MaxMergeDeferral { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Segments smaller than this (bytes of their files) are merged. Default 32 MiB.</summary>
     public long SmallSegmentBytes { get; init; } = 32L << 20;
 
@@ -48,6 +54,7 @@ public sealed record CompactionOptions
     public CompactionOptions Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(Interval, TimeSpan.FromMilliseconds(1), nameof(Interval));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxMergeDeferral, TimeSpan.Zero, nameof(MaxMergeDeferral));
         ArgumentOutOfRangeException.ThrowIfLessThan(SmallSegmentBytes, 1, nameof(SmallSegmentBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(TargetSegmentBytes, 1, nameof(TargetSegmentBytes));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(RewriteDeletedFraction, 0.0, nameof(RewriteDeletedFraction));

@@ -24,6 +24,10 @@ public sealed record CompactionResult(
 /// catalog's short transactions. <see cref="CompactNow"/> and <see cref="EnforceRetentionNow"/> run a pass on the
 /// caller's thread (tests, the CLI); passes never overlap. A pass that fails (a full disk) is logged and tried again
 /// next round: nothing it had not committed is visible, and what it wrote is cleaned up.
+/// <para>While ingest is short of memory (the budget counted a shortage since the previous round), a background round
+/// applies retention and drops dead segments but puts merges and rewrites off, for at most
+/// <see cref="CompactionOptions.MaxMergeDeferral"/> since the first round it put off; then it compacts anyway.
+/// <see cref="CompactNow"/> never puts anything off.</para>
 /// </summary>
 internal sealed class StoreMaintenance : IAsyncDisposable
 {
@@ -32,6 +36,7 @@ internal sealed class StoreMaintenance : IAsyncDisposable
     private readonly RetentionOptions _retention;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly Func<long> _shortages;
     private readonly DuckDbDatabase _database;
     private readonly SegmentCompactor _compactor;
     private readonly RetentionEnforcer _enforcer;
@@ -40,15 +45,22 @@ internal sealed class StoreMaintenance : IAsyncDisposable
     private Task _loop = Task.CompletedTask;
     private long _segmentsCompacted;
     private long _rounds;
+    private long _roundsDeferred;
+    private long _shortagesSeen;
+    private DateTimeOffset? _deferringSince;
     private Exception? _lastError;
 
-    public StoreMaintenance(SegmentCatalog catalog, CompactionOptions options, RetentionOptions retention, TimeProvider time, ILogger logger)
+    /// <param name="shortages">The ingest budget's count of reservations that did not fit
+    /// (<see cref="Admission.MemoryBudget.Shortages"/>); null: ingest is never short (merges are never put off).</param>
+    public StoreMaintenance(SegmentCatalog catalog, CompactionOptions options, RetentionOptions retention, TimeProvider time, ILogger logger, Func<long>? shortages = null)
     {
         _catalog = catalog;
         _options = options.Validate();
         _retention = retention.Validate();
         _time = time;
         _logger = logger;
+        _shortages = shortages ?? (static () => 0);
+        _shortagesSeen = _shortages();
         _database = SegmentScratch.OpenDatabase(options.MemoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
         _compactor = new SegmentCompactor(catalog, _database, options.MemoryLimitBytes);
         _enforcer = new RetentionEnforcer(catalog, retention, time, _database);
@@ -59,6 +71,9 @@ internal sealed class StoreMaintenance : IAsyncDisposable
 
     /// <summary>Background rounds finished since the store opened.</summary>
     public long Rounds => Interlocked.Read(ref _rounds);
+
+    /// <summary>Background rounds that put merges off because ingest was short of memory.</summary>
+    public long RoundsDeferred => Interlocked.Read(ref _roundsDeferred);
 
     /// <summary>The last background round's failure, until a round succeeds again.</summary>
     public Exception? LastError => Volatile.Read(ref _lastError);
@@ -139,16 +154,7 @@ internal sealed class StoreMaintenance : IAsyncDisposable
 
             try
             {
-                lock (_pass)
-                {
-                    if (_retention.Enabled)
-                    {
-                        EnforceRetention();
-                    }
-
-                    Compact();
-                }
-
+                RunRound();
                 Volatile.Write(ref _lastError, null);
             }
 #pragma warning disable CA1031 // A background pass must not end the loop: any failure is logged and the pass retried next round.
@@ -161,6 +167,49 @@ internal sealed class StoreMaintenance : IAsyncDisposable
 
             Interlocked.Increment(ref _rounds);
         }
+    }
+
+    /// <summary>One background round: retention, then compaction unless it is put off (<see cref="ShouldDeferMerges"/>).
+    /// The loop calls it every <see cref="CompactionOptions.Interval"/>; tests call it to run rounds at chosen moments.
+    /// Returns whether merges were put off.</summary>
+    internal bool RunRound()
+    {
+        lock (_pass)
+        {
+            if (_retention.Enabled)
+            {
+                EnforceRetention();
+            }
+
+            if (!ShouldDeferMerges())
+            {
+                Compact();
+                return false;
+            }
+
+            DropDeadSegments(_catalog.DeletedShares());
+            Interlocked.Increment(ref _roundsDeferred);
+            var segments = _catalog.Segments().Count;
+            EngineLog.MergesDeferred(_logger, segments, _options.MaxMergeDeferral.TotalSeconds);
+            return true;
+        }
+    }
+
+    /// <summary>Whether this background round puts merges off: ingest was short of memory since the previous round,
+    /// and the rounds have not been putting them off for <see cref="CompactionOptions.MaxMergeDeferral"/> already.</summary>
+    private bool ShouldDeferMerges()
+    {
+        var shortages = _shortages();
+        var wasShort = shortages != _shortagesSeen;
+        _shortagesSeen = shortages;
+        var now = _time.GetUtcNow();
+        if (!wasShort || _options.MaxMergeDeferral == TimeSpan.Zero || now - (_deferringSince ??= now) >= _options.MaxMergeDeferral)
+        {
+            _deferringSince = null;
+            return false;
+        }
+
+        return true;
     }
 
     private RetentionResult EnforceRetention()
