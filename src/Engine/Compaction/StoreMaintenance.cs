@@ -6,7 +6,9 @@ using TraceStore.Engine.Segments;
 namespace TraceStore.Engine.Compaction;
 
 /// <summary>What one compaction pass did. <see cref="FoldersAwaitingReaders"/> replaced folders are still on disk
-/// because a reader that began before their replacement still runs; a later pass (or the next open) deletes them.</summary>
+/// because a reader that began before their replacement still runs; a later pass (or the next open) deletes them.
+/// <see cref="MergesDeferred"/>: a background round stopped before a rewrite or merge because ingest was short of
+/// memory (what it did before that counts).</summary>
 public sealed record CompactionResult(
     int SegmentsDropped,
     int SegmentsRewritten,
@@ -16,7 +18,8 @@ public sealed record CompactionResult(
     int FoldersAwaitingReaders,
     int DeletionsPurged,
     long BytesBefore,
-    long BytesAfter);
+    long BytesAfter,
+    bool MergesDeferred = false);
 
 /// <summary>
 /// The store's maintenance loop: retention then compaction, every <see cref="CompactionOptions.Interval"/>, on its own
@@ -24,10 +27,10 @@ public sealed record CompactionResult(
 /// catalog's short transactions. <see cref="CompactNow"/> and <see cref="EnforceRetentionNow"/> run a pass on the
 /// caller's thread (tests, the CLI); passes never overlap. A pass that fails (a full disk) is logged and tried again
 /// next round: nothing it had not committed is visible, and what it wrote is cleaned up.
-/// <para>While ingest is short of memory (the budget counted a shortage since the previous round), a background round
-/// applies retention and drops dead segments but puts merges and rewrites off, for at most
-/// <see cref="CompactionOptions.MaxMergeDeferral"/> since the first round it put off; then it compacts anyway.
-/// <see cref="CompactNow"/> never puts anything off.</para>
+/// <para>While ingest is short of memory (the budget counted a shortage since the previous check, made before each
+/// rewrite or merge), a background round applies retention and drops dead segments but puts rewrites and merges off,
+/// for at most <see cref="CompactionOptions.MaxMergeDeferral"/> since it first put one off; then it compacts anyway.
+/// A merge that has begun runs to its end. <see cref="CompactNow"/> never puts anything off.</para>
 /// </summary>
 internal sealed class StoreMaintenance : IAsyncDisposable
 {
@@ -169,9 +172,10 @@ internal sealed class StoreMaintenance : IAsyncDisposable
         }
     }
 
-    /// <summary>One background round: retention, then compaction unless it is put off (<see cref="ShouldDeferMerges"/>).
-    /// The loop calls it every <see cref="CompactionOptions.Interval"/>; tests call it to run rounds at chosen moments.
-    /// Returns whether merges were put off.</summary>
+    /// <summary>One background round: retention, then compaction, which stops before any rewrite or merge while
+    /// ingest is short of memory (<see cref="ShouldDeferMerges"/>). The loop calls it every
+    /// <see cref="CompactionOptions.Interval"/>; tests call it to run rounds at chosen moments. Returns whether merges
+    /// were put off.</summary>
     internal bool RunRound()
     {
         lock (_pass)
@@ -181,22 +185,21 @@ internal sealed class StoreMaintenance : IAsyncDisposable
                 EnforceRetention();
             }
 
-            if (!ShouldDeferMerges())
+            var result = Compact(deferrable: true);
+            if (result.MergesDeferred)
             {
-                Compact();
-                return false;
+                Interlocked.Increment(ref _roundsDeferred);
+                var segments = _catalog.Segments().Count;
+                EngineLog.MergesDeferred(_logger, segments, _options.MaxMergeDeferral.TotalSeconds);
             }
 
-            DropDeadSegments(_catalog.DeletedShares());
-            Interlocked.Increment(ref _roundsDeferred);
-            var segments = _catalog.Segments().Count;
-            EngineLog.MergesDeferred(_logger, segments, _options.MaxMergeDeferral.TotalSeconds);
-            return true;
+            return result.MergesDeferred;
         }
     }
 
-    /// <summary>Whether this background round puts merges off: ingest was short of memory since the previous round,
-    /// and the rounds have not been putting them off for <see cref="CompactionOptions.MaxMergeDeferral"/> already.</summary>
+    /// <summary>Whether a background round puts the next rewrite or merge off: ingest was short of memory since the
+    /// previous check (the previous merge, or the previous round), and merges have not been put off for
+    /// <see cref="CompactionOptions.MaxMergeDeferral"/> already.</summary>
     private bool ShouldDeferMerges()
     {
         var shortages = _shortages();
@@ -224,16 +227,24 @@ internal sealed class StoreMaintenance : IAsyncDisposable
         return new RetentionResult(expired, overCap, dropped, bytes);
     }
 
-    private CompactionResult Compact()
+    /// <param name="deferrable">A background round: stop before a rewrite or merge while ingest is short of memory.</param>
+    private CompactionResult Compact(bool deferrable = false)
     {
         var before = _catalog.Segments().Sum(s => s.Bytes);
         var shares = _catalog.DeletedShares();
         var dropped = DropDeadSegments(shares);
         var rewritten = 0;
+        var deferred = false;
         foreach (var (segment, indexed, deleted) in shares)
         {
             if (deleted < segment.Traces && indexed == segment.Traces && deleted >= _options.RewriteDeletedFraction * segment.Traces)
             {
+                if (deferrable && ShouldDeferMerges())
+                {
+                    deferred = true;
+                    break;
+                }
+
                 _compactor.Merge([segment]);
                 rewritten++;
                 Interlocked.Increment(ref _segmentsCompacted);
@@ -242,8 +253,14 @@ internal sealed class StoreMaintenance : IAsyncDisposable
 
         int merges = 0, merged = 0;
         var limit = _catalog.Segments().Count;
-        for (var plan = _compactor.Plan(_options.SmallSegmentBytes, _options.TargetSegmentBytes); plan.Count > 0 && merges < limit; plan = _compactor.Plan(_options.SmallSegmentBytes, _options.TargetSegmentBytes))
+        for (var plan = _compactor.Plan(_options.SmallSegmentBytes, _options.TargetSegmentBytes); !deferred && plan.Count > 0 && merges < limit; plan = _compactor.Plan(_options.SmallSegmentBytes, _options.TargetSegmentBytes))
         {
+            if (deferrable && ShouldDeferMerges())
+            {
+                deferred = true;
+                break;
+            }
+
             var output = _compactor.Merge(plan);
             merges++;
             merged += plan.Count;
@@ -254,7 +271,7 @@ internal sealed class StoreMaintenance : IAsyncDisposable
 
         var folders = _catalog.DeleteRetiredFolders().Count;
         var purged = _catalog.PurgeDeletedTraces((_time.GetUtcNow() - _options.DeletedTraceGracePeriod).ToUnixTimeMilliseconds());
-        return new CompactionResult(dropped, rewritten, merges, merged, folders, _catalog.RetiredFoldersPending, purged, before, _catalog.Segments().Sum(s => s.Bytes));
+        return new CompactionResult(dropped, rewritten, merges, merged, folders, _catalog.RetiredFoldersPending, purged, before, _catalog.Segments().Sum(s => s.Bytes), deferred);
     }
 
     /// <summary>Drops, without rewriting, the segments whose every trace is deleted (by the trace index; a segment the

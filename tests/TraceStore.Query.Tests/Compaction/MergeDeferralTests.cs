@@ -54,6 +54,30 @@ public sealed class MergeDeferralTests
     }
 
     [Fact]
+    public async Task A_shortage_during_a_merge_puts_the_round_s_next_merge_off()
+    {
+        await using var store = await StoreWithSmallSegments(4);
+        var largest = store.Store.Catalog.Segments().Max(s => s.Bytes);
+        await store.ReopenAsync(o => o with { Compaction = o.Compaction with { TargetSegmentBytes = largest + 1 } });
+        var refused = 0;
+        store.Store.Maintenance.Compactor.AfterOverlaySnapshot = () =>
+        {
+            if (refused++ == 0)
+            {
+                RefuseOneRequest(store).GetAwaiter().GetResult();
+            }
+        };
+
+        Assert.True(store.Store.Maintenance.RunRound());
+        Assert.Equal(3, store.Store.GetStats().Segments);
+        Assert.Equal(2, store.Store.GetStats().SegmentsCompacted);
+
+        Assert.False(store.Store.Maintenance.RunRound());
+        Assert.Equal(2, store.Store.GetStats().Segments);
+        Assert.Equal(4, store.Get(TestSpans.Id(3))!.Summary.SpanCount);
+    }
+
+    [Fact]
     public async Task An_explicit_pass_and_a_zero_deferral_never_wait()
     {
         await using var store = await StoreWithSmallSegments(2);
