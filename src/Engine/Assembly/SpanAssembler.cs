@@ -216,7 +216,34 @@ public sealed class SpanAssembler
         var buffer = sealedTrace.Buffer;
         var accounted = buffer.AccountedBytes;
         buffer.AccountedBytes = 0;
-        _budget.Release(_pool.Return(buffer, accounted));
+        _budget.Release(buffer.ArrayBytes >= PartArrayPool.MinPooledBytes && NextPartExpected() ? _pool.Return(buffer, accounted) : accounted);
+    }
+
+    /// <summary>Whether some trace waits for its next part (its last one filled up) or is filling one that follows a
+    /// full part: only then are a released part's arrays worth keeping (not after a flush, which takes everything).
+    /// Looks through every shard: called only for parts large enough for the pool.</summary>
+    private bool NextPartExpected()
+    {
+        foreach (var shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                if (shard.NextParts.Count > 0)
+                {
+                    return true;
+                }
+
+                foreach (var open in shard.Open.Values)
+                {
+                    if (open.FollowsPart is not null)
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Lowest WAL sequence an open trace or a filled part not yet taken still holds; long.MaxValue when none.

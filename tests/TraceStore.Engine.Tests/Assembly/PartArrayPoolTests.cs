@@ -106,6 +106,21 @@ public sealed class PartArrayPoolTests
     }
 
     [Fact]
+    public void Parts_released_after_a_flush_took_everything_are_not_kept()
+    {
+        var first = FillPart(firstSpan: 2, tag: "first", attributes: 3);
+        _assembler.Add(DecodedBatches.Decode(Request("svc", Children(2 + PartSpans, "open", 1)[..10])), ExperimentId, walSequence: 9);
+        var rest = Assert.Single(_assembler.TakeAll());
+
+        _assembler.Release(new SealedTrace(first, SealReason.PartFull));
+        _assembler.Release(rest);
+        Assert.Equal(0, _assembler.Pool.Count);
+        Assert.Equal(0, _budget.UsedBytes);
+        Assert.True(first.TryPin());
+        AssertPart(first, firstSpan: 2, tag: "first", attributes: 3);
+    }
+
+    [Fact]
     public void The_pool_keeps_at_most_a_quarter_of_the_budget()
     {
         var small = new MemoryBudget(16L << 20);

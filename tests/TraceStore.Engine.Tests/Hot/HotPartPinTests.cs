@@ -82,10 +82,72 @@ public sealed class HotPartPinTests : IDisposable
         Assert.Single(_catalog.SegmentsHolding(Key.TraceId.ToMlflowId()));
     }
 
+    [Fact]
+    public async Task Hot_reads_running_beside_sealing_and_reuse_only_ever_see_whole_spans_of_one_part()
+    {
+        using var stop = new CancellationTokenSource();
+        var reads = 0L;
+        var reader = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                foreach (var trace in _hot.Snapshot())
+                {
+                    using (trace)
+                    {
+                        AssertWholeSpans(trace.Read());
+                        reads++;
+                    }
+                }
+            }
+        });
+
+        try
+        {
+            for (var part = 0; part < 12; part++)
+            {
+                IngestPart(firstSpan: 2 + (part * PartSpans), tag: $"p{part}");
+                _sealer.SealNow();
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await reader;
+        }
+
+        Assert.True(reads > 0);
+        Assert.Equal(12, _catalog.Segments().Count);
+    }
+
     private void IngestPart(int firstSpan, string tag)
     {
         var spans = Enumerable.Range(firstSpan, PartSpans).Select(id => Span((ulong)id, 1, $"{tag}-{id}", attributes: ("k", $"{tag}:{id}"))).ToArray();
         _assembler.Add(DecodedBatches.Decode(Request("svc", spans)), ExperimentId, walSequence: firstSpan);
+    }
+
+    /// <summary>Every span of <paramref name="buffer"/> as it was stored: its id, name and attribute agree, and no id
+    /// is there twice (a part refilled under a reader would show another part's records or bytes).</summary>
+    private static void AssertWholeSpans(TraceBuffer buffer)
+    {
+        var ids = new HashSet<ulong>();
+        for (var i = 0; i < buffer.Spans.Count; i++)
+        {
+            ref readonly var span = ref buffer.Spans[i];
+            var name = buffer.GetString(span.Name);
+            var dash = name.LastIndexOf('-');
+            var (tag, id) = (name[..dash], int.Parse(name[(dash + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal(SpanIdOf(id), span.SpanId);
+            Assert.Equal($"\"{tag}:{id}\"", buffer.GetString(buffer.Attributes.Slice(span.Attributes)[0].Value));
+            Assert.True(ids.Add(span.SpanId.Value), $"span {id} twice");
+        }
+    }
+
+    private static Protocol.Model.SpanId SpanIdOf(int id)
+    {
+        var bytes = new byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(bytes, (ulong)id);
+        return Protocol.Model.SpanId.FromBytes(bytes);
     }
 
     private static void AssertNames(TraceBuffer part, int firstSpan, string tag)
