@@ -23,6 +23,7 @@ public sealed class SpanAssembler
     private readonly TimeProvider _time;
     private readonly long _idleTicks;
     private readonly long _maxAgeTicks;
+    private readonly PartArrayPool _pool;
 
     public SpanAssembler(AssemblerOptions options, MemoryBudget budget, TimeProvider? time = null)
     {
@@ -32,7 +33,11 @@ public sealed class SpanAssembler
         _idleTicks = (long)(options.IdleAfterRootEnd.TotalSeconds * _time.TimestampFrequency);
         _maxAgeTicks = (long)(options.MaxTraceAge.TotalSeconds * _time.TimestampFrequency);
         _shards = [.. Enumerable.Range(0, ShardCount).Select(_ => new Shard())];
+        _pool = new PartArrayPool(budget);
     }
+
+    /// <summary>The arrays of released parts kept for the next parts of large traces (tests look at it).</summary>
+    internal PartArrayPool Pool => _pool;
 
     /// <summary>Traces open now (buffers not yet handed to the sealer).</summary>
     public int OpenTraces => _shards.Sum(s => s.CountUnderLock());
@@ -97,6 +102,7 @@ public sealed class SpanAssembler
     {
         var now = _time.GetTimestamp();
         var due = new List<SealedTrace>();
+        var nextPartsExpected = false;
         foreach (var shard in _shards)
         {
             lock (shard.Gate)
@@ -104,9 +110,11 @@ public sealed class SpanAssembler
                 due.AddRange(shard.Due);
                 shard.Due.Clear();
                 ForgetStaleNextParts(shard, now);
+                nextPartsExpected |= shard.NextParts.Count > 0;
                 var dueHere = due.Count;
                 foreach (var buffer in shard.Open.Values)
                 {
+                    nextPartsExpected |= buffer.FollowsPart is not null;
                     var reason = buffer.RootEnded && now - buffer.LastSpanTicks >= _idleTicks ? SealReason.Complete
                         : now - buffer.FirstSeenTicks >= _maxAgeTicks ? SealReason.MaxAge
                         : (SealReason?)null;
@@ -123,6 +131,13 @@ public sealed class SpanAssembler
             }
         }
 
+        // No trace is waiting for its next part or filling one that follows a full part: the kept arrays would only
+        // hold budget.
+        if (!nextPartsExpected)
+        {
+            _pool.Clear();
+        }
+
         return due;
     }
 
@@ -130,6 +145,7 @@ public sealed class SpanAssembler
     /// <paramref name="bytesToFree"/>, or nothing is left.</summary>
     public List<SealedTrace> TakeOldest(long bytesToFree)
     {
+        var now = _time.GetTimestamp();
         var candidates = new List<TraceBuffer>();
         foreach (var shard in _shards)
         {
@@ -158,6 +174,13 @@ public sealed class SpanAssembler
                     shard.Open.Remove(buffer.Key);
                     taken.Add(new SealedTrace(buffer, SealReason.MemoryPressure));
                     freed += buffer.AccountedBytes;
+
+                    // A part of a huge trace cut short by pressure: its next part is still a part of the huge trace
+                    // (sized like the full one before it, and a taker of the pool's arrays).
+                    if (buffer.FollowsPart is { } previous && !buffer.RootEnded)
+                    {
+                        shard.NextParts[buffer.Key] = (previous, now);
+                    }
                 }
             }
         }
@@ -181,14 +204,46 @@ public sealed class SpanAssembler
             }
         }
 
+        _pool.Clear();
         return all;
     }
 
-    /// <summary>Gives a sealed trace's memory back to the budget once the sealer has committed it.</summary>
+    /// <summary>Gives a sealed trace's memory back to the budget once the sealer has committed it, or, for a large part
+    /// no reader holds, keeps its arrays (and as much of its count) for the next part of a large trace
+    /// (<see cref="PartArrayPool"/>): the buffer is then empty. Nothing may read the buffer afterwards without a pin.</summary>
     public void Release(SealedTrace sealedTrace)
     {
-        _budget.Release(sealedTrace.Buffer.AccountedBytes);
-        sealedTrace.Buffer.AccountedBytes = 0;
+        var buffer = sealedTrace.Buffer;
+        var accounted = buffer.AccountedBytes;
+        buffer.AccountedBytes = 0;
+        _budget.Release(buffer.ArrayBytes >= PartArrayPool.MinPooledBytes && NextPartExpected() ? _pool.Return(buffer, accounted) : accounted);
+    }
+
+    /// <summary>Whether some trace waits for its next part (its last one filled up) or is filling one that follows a
+    /// full part: only then are a released part's arrays worth keeping (not after a flush, which takes everything).
+    /// Looks through every shard: called only for parts large enough for the pool.</summary>
+    private bool NextPartExpected()
+    {
+        foreach (var shard in _shards)
+        {
+            lock (shard.Gate)
+            {
+                if (shard.NextParts.Count > 0)
+                {
+                    return true;
+                }
+
+                foreach (var open in shard.Open.Values)
+                {
+                    if (open.FollowsPart is not null)
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Lowest WAL sequence an open trace or a filled part not yet taken still holds; long.MaxValue when none.
@@ -302,16 +357,21 @@ public sealed class SpanAssembler
     }
 
     /// <summary>
-    /// A new buffer for <paramref name="key"/>: allocated at once at the size of its previous part when that part
-    /// filled up (<see cref="PartCapacity"/>) and the budget has room for it now, counted before it is allocated, so
+    /// A new buffer for <paramref name="key"/>: when its previous part filled up, over the arrays of a released part if
+    /// the pool keeps some (already counted), else allocated at once at the size of that part
+    /// (<see cref="PartCapacity"/>) when the budget has room for it now, counted before it is allocated, so
     /// the budget is never taken past its limit by the whole part at once (only growth is forced, as it comes); else
     /// small, growing as spans arrive.
     /// </summary>
     private TraceBuffer NewBuffer(Shard shard, TraceKey key, long now)
     {
-        var buffer = shard.NextParts.Remove(key, out var next) && TraceBuffer.EmptyFootprintBytes(next.Capacity) is var bytes && _budget.TryReserve(bytes)
+        var nextPart = shard.NextParts.Remove(key, out var next);
+        var buffer = nextPart && _pool.TryRent(next.Capacity) is { } arrays
+            ? new TraceBuffer(key, now, arrays) { AccountedBytes = arrays.Bytes }
+            : nextPart && TraceBuffer.EmptyFootprintBytes(next.Capacity) is var bytes && _budget.TryReserve(bytes)
             ? new TraceBuffer(key, now, next.Capacity) { AccountedBytes = bytes }
             : new TraceBuffer(key, now);
+        buffer.FollowsPart = nextPart ? next.Capacity : null;
 
         // A part is sealed the moment it holds MaxSpansPerPart spans: its span list need not double past that (a jump
         // the budget would have to take whole, forced).

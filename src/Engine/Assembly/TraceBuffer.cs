@@ -11,10 +11,17 @@ namespace TraceStore.Engine.Assembly;
 /// </summary>
 public sealed class TraceBuffer
 {
-    private readonly Dictionary<SpanId, int> _spanIndex;
+    /// <summary>Set in <see cref="_pins"/> once the buffer's arrays went to a <see cref="PartArrayPool"/>.</summary>
+    private const int RetiredFlag = 1 << 30;
+
+    private Dictionary<SpanId, int> _spanIndex;
+
+    // Readers holding the buffer (TryPin .. Unpin), plus RetiredFlag once its arrays were handed on: a buffer is retired
+    // only with no reader, and no reader pins it after (see TryRetire).
+    private int _pins;
 
     public TraceBuffer(TraceKey key, long nowTicks)
-        : this(key, nowTicks, default)
+        : this(key, nowTicks, default(PartCapacity))
     {
     }
 
@@ -30,6 +37,19 @@ public sealed class TraceBuffer
         Attributes = new(Math.Max(8, capacity.Attributes));
         Events = new(Math.Max(4, capacity.Events));
         _spanIndex = new(capacity.Spans);
+    }
+
+    /// <summary>A buffer over the arrays of a retired part (<see cref="PartArrayPool"/>): empty, with their capacities.</summary>
+    internal TraceBuffer(TraceKey key, long nowTicks, PartArrays arrays)
+    {
+        Key = key;
+        FirstSeenTicks = nowTicks;
+        LastSpanTicks = nowTicks;
+        Arena = new(arrays.Arena);
+        Spans = new(arrays.Spans);
+        Attributes = new(arrays.Attributes);
+        Events = new(arrays.Events);
+        _spanIndex = arrays.SpanIndex;
     }
 
     private TraceBuffer(TraceBuffer source)
@@ -76,6 +96,11 @@ public sealed class TraceBuffer
     /// <see cref="FootprintBytes"/>; the sealer releases it once the trace is committed).</summary>
     public long AccountedBytes { get; internal set; }
 
+    /// <summary>Set when this is a part of a trace whose previous part filled up: the capacity that part asked of its
+    /// successor (<see cref="NextPartCapacity"/>). Such a part will likely fill too, and its successor reuse the arrays
+    /// the pool keeps (<see cref="PartArrayPool"/>); null for any other buffer.</summary>
+    internal PartCapacity? FollowsPart { get; set; }
+
     /// <summary>Index of the root span in <see cref="Spans"/>, or -1 until it arrives.</summary>
     public int RootIndex { get; private set; } = -1;
 
@@ -90,6 +115,15 @@ public sealed class TraceBuffer
         + (_spanIndex.Count * 24L)
         + 256;
 
+    /// <summary>What the arrays alone take (<see cref="FootprintBytes"/> without the span index's entries): what a
+    /// <see cref="PartArrayPool"/> keeps of the buffer once it is retired, and counts.</summary>
+    internal long ArrayBytes =>
+        Arena.Capacity
+        + ((long)Spans.Capacity * Unsafe.SizeOf<StoredSpan>())
+        + ((long)Attributes.Capacity * Unsafe.SizeOf<StoredKeyValue>())
+        + ((long)Events.Capacity * Unsafe.SizeOf<StoredEvent>())
+        + 256;
+
     /// <summary>The <see cref="FootprintBytes"/> of an empty buffer made with <paramref name="capacity"/> (what the
     /// assembler reserves before allocating one).</summary>
     public static long EmptyFootprintBytes(PartCapacity capacity) =>
@@ -100,6 +134,59 @@ public sealed class TraceBuffer
         + 256;
 
     public ReadOnlySpan<byte> Bytes(ArenaSlice slice) => Arena[slice];
+
+    /// <summary>
+    /// Declares a reader of this buffer until <see cref="Unpin"/>: while it is pinned its arrays are never handed to
+    /// another part. False when they have been already (<see cref="TryRetire"/>: the part is committed to a segment,
+    /// so the reader finds its spans there) and the buffer must not be read. Readers that take a buffer out of the
+    /// assembler or the sealer's pending list (the hot index) pin it first.
+    /// </summary>
+    public bool TryPin()
+    {
+        var pins = Volatile.Read(ref _pins);
+        while ((pins & RetiredFlag) == 0)
+        {
+            var seen = Interlocked.CompareExchange(ref _pins, pins + 1, pins);
+            if (seen == pins)
+            {
+                return true;
+            }
+
+            pins = seen;
+        }
+
+        return false;
+    }
+
+    /// <summary>Ends a reader's <see cref="TryPin"/>.</summary>
+    public void Unpin()
+    {
+        if ((Interlocked.Decrement(ref _pins) & (RetiredFlag - 1)) == RetiredFlag - 1)
+        {
+            Interlocked.Increment(ref _pins);
+            throw new InvalidOperationException("Unpin without a pin.");
+        }
+    }
+
+    /// <summary>
+    /// Takes the arrays away for reuse by another part, once this part is committed and released (the assembler's
+    /// <see cref="SpanAssembler.Release"/>): only when no reader has it pinned, and from then on none can. The buffer is
+    /// left empty with no capacity, so anything still holding it reads no spans rather than another part's. Null when a
+    /// reader holds it (its arrays are then left to the garbage collector) or it was retired already.
+    /// </summary>
+    internal PartArrays? TryRetire()
+    {
+        if (Interlocked.CompareExchange(ref _pins, RetiredFlag, 0) != 0)
+        {
+            return null;
+        }
+
+        var index = _spanIndex;
+        _spanIndex = [];
+        index.Clear();
+        RootIndex = -1;
+        return new PartArrays(Spans.TakeArray(), Attributes.TakeArray(), Events.TakeArray(), Arena.TakeBytes(), index);
+    }
 
     public string GetString(ArenaSlice slice) => slice.IsEmpty ? "" : System.Text.Encoding.UTF8.GetString(Arena[slice]);
 

@@ -48,7 +48,8 @@ public sealed class HotIndex
     internal Action? AfterSnapshot { get; set; }
 
     /// <summary>The unsealed parts of trace <paramref name="traceId"/>, or null when it has none. Read the catalog after
-    /// this call, not before.</summary>
+    /// this call, not before; dispose the result when done with it and with what its <see cref="HotTrace.Read"/>
+    /// returned (the parts are pinned until then).</summary>
     public HotTrace? Find(TraceId traceId)
     {
         var held = _assembler.Parts(traceId);
@@ -71,13 +72,15 @@ public sealed class HotIndex
             }
         }
 
+        var pinned = Pinned(parts);
         AfterSnapshot?.Invoke();
-        return parts.Count == 0 ? null : new HotTrace(traceId, parts, _assembler);
+        return pinned.Count == 0 ? null : new HotTrace(traceId, pinned, _assembler);
     }
 
     /// <summary>Every trace with unsealed parts whose key passes <paramref name="include"/> (all when null), in no
     /// particular order. References only: each trace's spans are copied when it is <see cref="HotTrace.Read"/>. Read the
-    /// catalog after this call, not before.</summary>
+    /// catalog after this call, not before; dispose each trace when done with it (its parts are pinned until
+    /// then).</summary>
     public IReadOnlyList<HotTrace> Snapshot(Func<TraceKey, bool>? include = null)
     {
         var held = _assembler.Parts(include);
@@ -95,7 +98,34 @@ public sealed class HotIndex
             }
         }
 
+        var traces = new List<HotTrace>(byTrace.Count);
+        foreach (var (traceId, parts) in byTrace)
+        {
+            if (Pinned(parts) is { Count: > 0 } pinned)
+            {
+                traces.Add(new HotTrace(traceId, pinned, _assembler));
+            }
+        }
+
         AfterSnapshot?.Invoke();
-        return [.. byTrace.Select(e => new HotTrace(e.Key, e.Value, _assembler))];
+        return traces;
+    }
+
+    /// <summary>The parts a reader may hold, each pinned (<see cref="TraceBuffer.TryPin"/>) until the
+    /// <see cref="HotTrace"/> is disposed, so their arrays are not reused for another part meanwhile. A part that
+    /// cannot be pinned was committed and released since it was seen (a part leaves the pending snapshot only after
+    /// its commit): left out, its spans are in the catalog the caller reads next.</summary>
+    private static List<TraceBuffer> Pinned(List<TraceBuffer> parts)
+    {
+        var pinned = new List<TraceBuffer>(parts.Count);
+        foreach (var part in parts)
+        {
+            if (part.TryPin())
+            {
+                pinned.Add(part);
+            }
+        }
+
+        return pinned;
     }
 }

@@ -59,6 +59,22 @@ internal sealed class HotTables
     public HotTablesWritten Materialize(HotIndex hot, Func<TraceKey, bool>? include = null)
     {
         var traces = hot.Snapshot(include);
+        try
+        {
+            return MaterializePinned(hot, traces);
+        }
+        finally
+        {
+            foreach (var trace in traces)
+            {
+                trace.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The hot tables from <paramref name="traces"/> (pinned by the caller until this returns).</summary>
+    private HotTablesWritten MaterializePinned(HotIndex hot, IReadOnlyList<HotTrace> traces)
+    {
         var ids = traces.Select(t => t.MlflowId).ToList();
         var holding = Holding(hot.Catalog, ids);
         using var lookups = _connection.Database.Connect();

@@ -6,12 +6,15 @@ namespace TraceStore.Engine.Hot;
 /// <summary>
 /// The unsealed parts of one trace as a <see cref="HotIndex"/> snapshot found them, oldest first: parts the sealer has
 /// taken and not yet committed, filled parts waiting in the assembler, then the open buffer. Cheap to hold (references
-/// only); <see cref="Read"/> gives the spans.
+/// only); <see cref="Read"/> gives the spans. The parts are pinned (<see cref="TraceBuffer.TryPin"/>) from the snapshot
+/// until <see cref="Dispose"/>: until then, what <see cref="Read"/> returned may be read, and no part's arrays are
+/// reused for another part (<see cref="PartArrayPool"/>). Not disposing only keeps those arrays from being reused.
 /// </summary>
-public sealed class HotTrace
+public sealed class HotTrace : IDisposable
 {
     private readonly IReadOnlyList<TraceBuffer> _parts;
     private readonly SpanAssembler _assembler;
+    private int _disposed;
 
     internal HotTrace(TraceId traceId, IReadOnlyList<TraceBuffer> parts, SpanAssembler assembler)
     {
@@ -39,6 +42,7 @@ public sealed class HotTrace
     /// </summary>
     public TraceBuffer Read()
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var first = _assembler.Stable(_parts[0]);
         if (_parts.Count == 1)
         {
@@ -53,6 +57,20 @@ public sealed class HotTrace
         }
 
         return merged;
+    }
+
+    /// <summary>Unpins the parts: neither they nor a buffer <see cref="Read"/> returned may be read afterwards.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        foreach (var part in _parts)
+        {
+            part.Unpin();
+        }
     }
 
     private static void AppendAll(TraceBuffer merged, TraceBuffer part)

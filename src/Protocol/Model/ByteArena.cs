@@ -15,6 +15,15 @@ public sealed class ByteArena
 
     public ByteArena(int initialCapacity = 4096) => _bytes = new byte[Math.Max(initialCapacity, 64)];
 
+    /// <summary>An empty arena over <paramref name="bytes"/> (taken back with <see cref="TakeBytes"/> from an arena no
+    /// one reads any more): its capacity is the array's length; what the array held is overwritten as bytes are
+    /// appended.</summary>
+    public ByteArena(byte[] bytes)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        _bytes = bytes;
+    }
+
     public int Length { get; private set; }
 
     /// <summary>Bytes allocated (at least <see cref="Length"/>): what the arena costs in memory.</summary>
@@ -71,4 +80,14 @@ public sealed class ByteArena
     }
 
     public void Clear() => Length = 0;
+
+    /// <summary>Hands the array over (to be reused by a new arena, <see cref="ByteArena(byte[])"/>) and leaves this arena
+    /// empty with no capacity: a slice read from it afterwards fails instead of reading someone else's bytes.</summary>
+    public byte[] TakeBytes()
+    {
+        var bytes = _bytes;
+        _bytes = [];
+        Length = 0;
+        return bytes;
+    }
 }

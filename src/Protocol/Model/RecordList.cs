@@ -16,6 +16,15 @@ public sealed class RecordList<T>
 
     public RecordList(int initialCapacity = 16) => _items = new T[Math.Max(initialCapacity, 4)];
 
+    /// <summary>An empty list over <paramref name="items"/> (an array taken back with <see cref="TakeArray"/> from a
+    /// list no one reads any more): its capacity is the array's length, and the old records in it are overwritten as
+    /// records are added (<see cref="Add"/> clears each one).</summary>
+    public RecordList(T[] items)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        _items = items;
+    }
+
     public int Count { get; private set; }
 
     /// <summary>Where doubling stops: growth that would pass this capacity stops at it, and growth beyond it adds a
@@ -80,6 +89,16 @@ public sealed class RecordList<T>
     }
 
     public void Clear() => Count = 0;
+
+    /// <summary>Hands the array over (to be reused by a new list, <see cref="RecordList{T}(T[])"/>) and leaves this list
+    /// empty with no capacity: whoever still reads this list afterwards sees no records rather than someone else's.</summary>
+    public T[] TakeArray()
+    {
+        var items = _items;
+        _items = [];
+        Count = 0;
+        return items;
+    }
 
     private void Grow(int needed)
     {

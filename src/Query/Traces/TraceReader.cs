@@ -64,7 +64,7 @@ public sealed class TraceReader : IDisposable
             return null;
         }
 
-        var hot = _hot?.Find(SealedTraceQueries.ParseTraceId(traceId));
+        using var hot = _hot?.Find(SealedTraceQueries.ParseTraceId(traceId));
         var segments = _catalog.SegmentsHolding(traceId);
         var spans = new List<SpanRow>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -119,7 +119,7 @@ public sealed class TraceReader : IDisposable
             return null;
         }
 
-        var hot = _hot?.Find(SealedTraceQueries.ParseTraceId(traceId));
+        using var hot = _hot?.Find(SealedTraceQueries.ParseTraceId(traceId));
         var segments = _catalog.SegmentsHolding(traceId);
         var summary = LatestSealedSummary(segments, traceId);
         var buffer = hot?.Read();
