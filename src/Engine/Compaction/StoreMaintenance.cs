@@ -49,8 +49,8 @@ internal sealed class StoreMaintenance : IAsyncDisposable
         _retention = retention.Validate();
         _time = time;
         _logger = logger;
-        _database = SegmentScratch.OpenDatabase(options.MemoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
-        _compactor = new SegmentCompactor(catalog, _database, options.MemoryLimitBytes);
+        _database = SegmentCompactor.OpenDatabase(options.MemoryLimitBytes, catalog);
+        _compactor = new SegmentCompactor(catalog, _database);
         _enforcer = new RetentionEnforcer(catalog, retention, time, _database);
     }
 
