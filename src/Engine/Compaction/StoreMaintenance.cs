@@ -50,7 +50,7 @@ internal sealed class StoreMaintenance : IAsyncDisposable
         _time = time;
         _logger = logger;
         _database = SegmentCompactor.OpenDatabase(options.MemoryLimitBytes, catalog);
-        _compactor = new SegmentCompactor(catalog, _database);
+        _compactor = new SegmentCompactor(catalog, _database, options.MemoryLimitBytes);
         _enforcer = new RetentionEnforcer(catalog, retention, time, _database);
     }
 
