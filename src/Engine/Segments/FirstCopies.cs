@@ -98,7 +98,7 @@ internal sealed class FirstCopies
     }
 
     /// <summary>The rows of input <paramref name="rank"/> to leave out, ascending.</summary>
-    public RepeatedRows Of(int rank) => new(_repeated[rank]);
+    public RowSet Of(int rank) => new(_repeated[rank]);
 
     /// <summary>Repeated rows total.</summary>
     public long Count => _repeated.Sum(rows => (long)rows.Length);
@@ -125,12 +125,12 @@ internal sealed class FirstCopies
     }
 }
 
-/// <summary>One input's repeated rows, asked about in ascending row order (as a merge reads them).</summary>
-internal sealed class RepeatedRows(long[] rows)
+/// <summary>A set of one input's rows (ascending), asked about in ascending row order, as a merge reads them.</summary>
+internal sealed class RowSet(long[] rows)
 {
     private int _next;
 
-    /// <summary>Whether <paramref name="row"/> is repeated; rows must be asked about in ascending order.</summary>
+    /// <summary>Whether <paramref name="row"/> is in the set; rows must be asked about in ascending order.</summary>
     public bool Contains(long row)
     {
         while (_next < rows.Length && rows[_next] < row)

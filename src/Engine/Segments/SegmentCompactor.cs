@@ -65,7 +65,7 @@ public sealed class SegmentCompactor : IDisposable
     /// <summary>The DuckDB a compactor writes with: one thread, and insertion order preserved, so a COPY writes the
     /// merge's rows in the order the merge function produces them.</summary>
     internal static DuckDbDatabase OpenDatabase(long memoryLimitBytes, SegmentCatalog catalog) =>
-        SegmentScratch.OpenDatabase(memoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder), preserveInsertionOrder: true);
+        SegmentScratch.OpenDatabase(memoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
 
     /// <summary>Runs after a merge read the overlay and before it commits: tests make a concurrent change land
     /// there, deterministically.</summary>
@@ -109,10 +109,11 @@ public sealed class SegmentCompactor : IDisposable
             var deleted = _catalog.Overlay.DeletedTraceIdsIn(sequences);
             DefineSources(inputs, deleted, fold.Changes);
             AfterOverlaySnapshot?.Invoke();
-            WriteMergedRows([.. inputs.OrderBy(s => s.SealSequence)], new TraceIdSet(deleted), temporary);
-            _connection.Execute(SegmentFormat.Copy("SELECT * FROM merged_traces", SegmentFormat.TracesOrder, Path.Combine(temporary, SegmentFormat.TracesFile), SegmentFormat.TraceRowGroupRows));
-            if (Count("SELECT count(*) FROM kept_tag_changes") > 0)
+            var foldsTags = Count("SELECT count(*) FROM kept_tag_changes") > 0;
+            WriteMergedRows([.. inputs.OrderBy(s => s.SealSequence)], new TraceIdSet(deleted), mergeTraces: !foldsTags, temporary);
+            if (foldsTags)
             {
+                _connection.Execute(SegmentFormat.Copy("SELECT * FROM merged_traces", SegmentFormat.TracesOrder, Path.Combine(temporary, SegmentFormat.TracesFile), SegmentFormat.TraceRowGroupRows));
                 _connection.Execute(SegmentFormat.Copy("SELECT * FROM kept_tag_changes", "trace_id, key", Path.Combine(temporary, SegmentFormat.TagChangesFile), rowGroupRows: null));
             }
 
@@ -206,7 +207,8 @@ public sealed class SegmentCompactor : IDisposable
                 WHERE trace_id NOT IN (SELECT trace_id FROM deleted)
                 QUALIFY row_number() OVER (PARTITION BY trace_id, key ORDER BY change_seq DESC) = 1;
             CREATE OR REPLACE TEMP VIEW kept_tag_changes AS
-                SELECT trace_id, key, value, deleted, change_seq FROM folded SEMI JOIN latest_traces USING (trace_id);
+                SELECT trace_id, key, value, deleted, change_seq FROM folded
+                WHERE trace_id IN (SELECT trace_id FROM read_parquet({{Files(inputs, SegmentFormat.TracesFile)}}));
             CREATE OR REPLACE TEMP VIEW merged_traces AS
                 SELECT t.* REPLACE (
                     CASE WHEN c.trace_id IS NULL THEN t.tags
@@ -222,17 +224,17 @@ public sealed class SegmentCompactor : IDisposable
     /// Writes the merged spans, payloads and attrs files of <paramref name="inputs"/> (in seal order) into
     /// <paramref name="folder"/>: each a k-way merge of the inputs' files, which are sorted already
     /// (<see cref="SortedMerge"/>), streamed by one COPY in the order the merge produces its rows. Spans first: their
-    /// merged rows renumber the attrs' <c>span_row</c>. The inputs are read in a DuckDB of their own
+    /// merged rows renumber the attrs' <c>span_row</c>. The traces file too when <paramref name="mergeTraces"/> (no tag
+    /// change is folded into it: a fold rewrites tags maps, done in SQL). The inputs are read in a DuckDB of their own
     /// (<see cref="ReaderMemoryBytes"/>): the COPY's scan fetches their chunks from inside the compactor's DuckDB's
     /// query, and the two instances share no lock, thread or memory limit.
     /// </summary>
-    private void WriteMergedRows(IReadOnlyList<SegmentInfo> inputs, TraceIdSet deleted, string folder)
+    private void WriteMergedRows(IReadOnlyList<SegmentInfo> inputs, TraceIdSet deleted, bool mergeTraces, string folder)
     {
         IReadOnlyList<string> Files(string name) => [.. inputs.Select(s => Path.Combine(s.Folder, name))];
         using var database = SegmentScratch.OpenDatabase(
             ReaderMemoryBytes([.. Files(SegmentFormat.SpansFile), .. Files(SegmentFormat.PayloadsFile), .. Files(SegmentFormat.AttrsFile)], inputs.Count),
-            SegmentScratch.SpillFolder(_catalog.SegmentsFolder),
-            preserveInsertionOrder: true);
+            SegmentScratch.SpillFolder(_catalog.SegmentsFolder));
         List<MergeInput> Open(string file, string[] keys)
         {
             var opened = new List<MergeInput>();
@@ -266,8 +268,17 @@ public sealed class SegmentCompactor : IDisposable
             CopyMerged(payloads, Path.Combine(folder, SegmentFormat.PayloadsFile), PayloadRowGroupRows(Files(SegmentFormat.PayloadsFile)));
         }
 
-        using var attrs = new AttrsMerge(Open(SegmentFormat.AttrsFile, AttrsMerge.Keys), mergedSpanRows);
-        CopyMerged(attrs, Path.Combine(folder, SegmentFormat.AttrsFile), SegmentFormat.AttrRowGroupRows);
+        using (var attrs = new AttrsMerge(Open(SegmentFormat.AttrsFile, AttrsMerge.Keys), mergedSpanRows))
+        {
+            CopyMerged(attrs, Path.Combine(folder, SegmentFormat.AttrsFile), SegmentFormat.AttrRowGroupRows);
+        }
+
+        if (mergeTraces)
+        {
+            var latest = LatestSummaries.Find(database, Files(SegmentFormat.TracesFile));
+            using var traces = new TracesMerge(Open(SegmentFormat.TracesFile, TracesMerge.Keys), latest, deleted);
+            CopyMerged(traces, Path.Combine(folder, SegmentFormat.TracesFile), SegmentFormat.TraceRowGroupRows);
+        }
     }
 
     /// <summary>

@@ -10,7 +10,7 @@ namespace TraceStore.Engine.Segments;
 /// </summary>
 internal sealed class SpansMerge : SortedMerge
 {
-    private readonly RepeatedRows[] _repeated;
+    private readonly RowSet[] _repeated;
     private readonly TraceIdSet _deleted;
     private readonly List<int>[] _mergedRows;
 
@@ -66,7 +66,7 @@ internal sealed class SpansMerge : SortedMerge
 /// </summary>
 internal sealed class PayloadsMerge(IReadOnlyList<MergeInput> inputs, FirstCopies copies, TraceIdSet deleted) : SortedMerge(inputs)
 {
-    private readonly RepeatedRows[] _repeated = [.. inputs.Select(input => copies.Of(input.Rank))];
+    private readonly RowSet[] _repeated = [.. inputs.Select(input => copies.Of(input.Rank))];
 
     public static string[] Keys => ["trace_id"];
 
@@ -145,4 +145,54 @@ internal sealed class AttrsMerge : SortedMerge
             ? rows[spanRow]
             : throw new InvalidDataException($"An attribute of input {input.Rank} names span row {spanRow}; its spans file has {rows.Length} rows.");
     }
+}
+
+/// <summary>
+/// The merged traces file when no tag change is folded into it: each kept trace's latest summary (the row of the input
+/// with the highest seal sequence, <see cref="LatestSummaries"/>), deleted traces left out, in
+/// <see cref="SegmentFormat.TracesOrder"/> (request_time_ms, trace_id), which every input is sorted by.
+/// </summary>
+internal sealed class TracesMerge(IReadOnlyList<MergeInput> inputs, LatestSummaries latest, TraceIdSet deleted) : SortedMerge(inputs)
+{
+    private readonly RowSet[] _latest = [.. inputs.Select(input => latest.Of(input.Rank))];
+
+    public static string[] Keys => ["request_time_ms", "trace_id"];
+
+    protected override int CompareKeys(MergeInput a, MergeInput b)
+    {
+        var order = a.Key(0).GetInt64(a.Row).CompareTo(b.Key(0).GetInt64(b.Row));
+        return order != 0 ? order : MergeInput.CompareText(a.Key(1), a.Row, b.Key(1), b.Row);
+    }
+
+    protected override bool Keep(MergeInput input, long mergedRow, int chunkRow) =>
+        _latest[input.Rank].Contains(input.FileRow) && !deleted.Contains(input.Key(1).GetBytes(input.Row));
+}
+
+/// <summary>Which row of the traces files holds each trace's latest summary (highest seal sequence): a window over
+/// (trace_id, seal_sequence) only, one narrow row per trace part.</summary>
+internal sealed class LatestSummaries
+{
+    private readonly long[][] _rows;
+
+    private LatestSummaries(long[][] rows) => _rows = rows;
+
+    public static LatestSummaries Find(DuckDbDatabase database, IReadOnlyList<string> files)
+    {
+        var list = "[" + string.Join(", ", files.Select(DuckDbSql.Literal)) + "]";
+        using var connection = database.Connect();
+        using var result = connection.Query(
+            $"SELECT CAST(list_position({list}, filename) - 1 AS INTEGER), file_row_number FROM (" +
+            $"SELECT trace_id, seal_sequence, filename, file_row_number FROM read_parquet({list}, filename = true, file_row_number = true) " +
+            "QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY seal_sequence DESC) = 1) ORDER BY 1, 2");
+        var rows = files.Select(_ => new List<long>()).ToArray();
+        foreach (var row in result.ReadAllRows())
+        {
+            rows[(int)row[0]!].Add((long)row[1]!);
+        }
+
+        return new LatestSummaries([.. rows.Select(r => r.ToArray())]);
+    }
+
+    /// <summary>The latest summaries' rows in input <paramref name="rank"/>, asked about in ascending row order.</summary>
+    public RowSet Of(int rank) => new(_rows[rank]);
 }

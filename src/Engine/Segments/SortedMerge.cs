@@ -41,9 +41,6 @@ internal abstract class SortedMerge : IDisposable
 
     public IReadOnlyList<DuckDbColumn> Columns { get; }
 
-    /// <summary>Rows written so far.</summary>
-    public long Written => _written;
-
     /// <summary>Orders the current rows of two inputs by the file's sort key (not by rank).</summary>
     protected abstract int CompareKeys(MergeInput a, MergeInput b);
 

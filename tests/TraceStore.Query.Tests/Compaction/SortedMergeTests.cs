@@ -21,7 +21,8 @@ namespace TraceStore.Query.Tests.Compaction;
 /// within a folder), deleted traces left out, sorted by ORDER BY trace_id, start_time_ns, span_id; attrs of the kept
 /// copies with span_row renumbered to the merged spans file, ORDER BY key, value, span_row; payloads kept once per
 /// (trace_id, span_id) from the earliest folder, ORDER BY trace_id, folder, row (payloads are sorted by trace id; within
-/// a trace, input by input). Inputs are written by the real segment writer, with each copy of a span marked by the
+/// a trace, input by input); traces the latest summary of each (highest seal sequence), ORDER BY request_time_ms,
+/// trace_id. Inputs are written by the real segment writer, with each copy of a span marked by the
 /// segment it was written to (its start time, an attribute and its payload differ per copy), so a copy from the wrong
 /// folder cannot pass.
 /// </summary>
@@ -215,8 +216,16 @@ public sealed class SortedMergeTests
                         QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY f, r) = 1)
                     ORDER BY trace_id, f, r) t
                 """;
+            var traces = $"""
+                SELECT CAST(t AS VARCHAR) FROM (
+                    SELECT * FROM read_parquet({Files(SegmentFormat.TracesFile)})
+                    WHERE NOT list_contains({deleted}, trace_id)
+                    QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY seal_sequence DESC) = 1
+                    ORDER BY {SegmentFormat.TracesOrder}) t
+                """;
             return new()
             {
+                [SegmentFormat.TracesFile] = Rows(traces),
                 [SegmentFormat.SpansFile] = Rows(spans),
                 [SegmentFormat.AttrsFile] = Rows(attrs),
                 [SegmentFormat.PayloadsFile] = Rows(payloads),
