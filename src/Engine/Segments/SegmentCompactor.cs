@@ -27,9 +27,6 @@ public sealed class SegmentCompactor : IDisposable
 
     private const long ReaderHeadroomBytes = 32L << 20;
 
-    /// <summary>Rows per row group of re-chunked payloads (<see cref="Rechunk"/>): DuckDB's chunk.</summary>
-    private const int RechunkedPayloadRows = 2048;
-
     private static int s_functions;
 
     private readonly SegmentCatalog _catalog;
@@ -229,33 +226,21 @@ public sealed class SegmentCompactor : IDisposable
     /// (<see cref="SortedMerge"/>), streamed by one COPY in the order the merge produces its rows. Spans first: their
     /// merged rows renumber the attrs' <c>span_row</c>. The traces file too when <paramref name="mergeTraces"/> (no tag
     /// change is folded into it: a fold rewrites tags maps, done in SQL). The inputs are read in a DuckDB of their own
-    /// (<see cref="LargestRowGroups"/>): the COPY's scan fetches their chunks from inside the compactor's DuckDB's
+    /// (<see cref="ReaderMemoryBytes"/>): the COPY's scan fetches their chunks from inside the compactor's DuckDB's
     /// query, and the two instances share no lock, thread or memory limit.
     /// </summary>
     private void WriteMergedRows(IReadOnlyList<SegmentInfo> inputs, TraceIdSet deleted, bool mergeTraces, string folder)
     {
         IReadOnlyList<string> Files(string name) => [.. inputs.Select(s => Path.Combine(s.Folder, name))];
-        var payloadFiles = Files(SegmentFormat.PayloadsFile);
-        var payloadRowBytes = PayloadBytesPerRow(payloadFiles);
-        var payloadRowGroups = LargestRowGroups(payloadFiles);
-
-        // Payload row groups too large to hold one per input at once are re-chunked first (below).
-        var rechunk = inputs.Count > 1 && payloadRowGroups.Sum * ReaderBytesPerRowGroupByte > _memoryLimitBytes;
-        var readerNeed = new[]
-        {
-            LargestRowGroups(Files(SegmentFormat.SpansFile)).Sum,
-            LargestRowGroups(Files(SegmentFormat.AttrsFile)).Sum,
-            rechunk ? (inputs.Count * payloadRowBytes * RechunkedPayloadRows) + (2 * payloadRowGroups.Max) : payloadRowGroups.Sum,
-        }.Max();
         using var database = SegmentScratch.OpenDatabase(
-            (readerNeed * ReaderBytesPerRowGroupByte) + ReaderHeadroomBytes + (inputs.Count * ReaderBytesPerInput),
+            ReaderMemoryBytes([.. Files(SegmentFormat.SpansFile), .. Files(SegmentFormat.PayloadsFile), .. Files(SegmentFormat.AttrsFile)], inputs.Count),
             SegmentScratch.SpillFolder(_catalog.SegmentsFolder));
-        List<MergeInput> Open(IReadOnlyList<string> files, string[] keys)
+        List<MergeInput> Open(string file, string[] keys)
         {
             var opened = new List<MergeInput>();
             try
             {
-                foreach (var path in files)
+                foreach (var path in Files(file))
                 {
                     opened.Add(new MergeInput(database, path, opened.Count, "*", keys));
                 }
@@ -271,30 +256,19 @@ public sealed class SegmentCompactor : IDisposable
 
         int[][] mergedSpanRows;
         var spanCopies = FirstCopies.Find(database, Files(SegmentFormat.SpansFile));
-        using (var spans = new SpansMerge(Open(Files(SegmentFormat.SpansFile), SpansMerge.Keys), spanCopies, deleted))
+        using (var spans = new SpansMerge(Open(SegmentFormat.SpansFile, SpansMerge.Keys), spanCopies, deleted))
         {
             CopyMerged(spans, Path.Combine(folder, SegmentFormat.SpansFile), SegmentFormat.SpanRowGroupRows);
             mergedSpanRows = spans.MergedRows;
         }
 
-        var rechunked = Path.Combine(folder, "rechunked");
-        if (rechunk)
+        var payloadCopies = FirstCopies.Find(database, Files(SegmentFormat.PayloadsFile));
+        using (var payloads = new PayloadsMerge(Open(SegmentFormat.PayloadsFile, PayloadsMerge.Keys), payloadCopies, deleted))
         {
-            payloadFiles = Rechunk(database, payloadFiles, rechunked);
+            CopyMerged(payloads, Path.Combine(folder, SegmentFormat.PayloadsFile), PayloadRowGroupRows(Files(SegmentFormat.PayloadsFile)));
         }
 
-        var payloadCopies = FirstCopies.Find(database, payloadFiles);
-        using (var payloads = new PayloadsMerge(Open(payloadFiles, PayloadsMerge.Keys), payloadCopies, deleted))
-        {
-            CopyMerged(payloads, Path.Combine(folder, SegmentFormat.PayloadsFile), PayloadRowGroupRows(payloadRowBytes));
-        }
-
-        if (rechunk)
-        {
-            Directory.Delete(rechunked, recursive: true);
-        }
-
-        using (var attrs = new AttrsMerge(Open(Files(SegmentFormat.AttrsFile), AttrsMerge.Keys), mergedSpanRows))
+        using (var attrs = new AttrsMerge(Open(SegmentFormat.AttrsFile, AttrsMerge.Keys), mergedSpanRows))
         {
             CopyMerged(attrs, Path.Combine(folder, SegmentFormat.AttrsFile), SegmentFormat.AttrRowGroupRows);
         }
@@ -302,51 +276,28 @@ public sealed class SegmentCompactor : IDisposable
         if (mergeTraces)
         {
             var latest = LatestSummaries.Find(database, Files(SegmentFormat.TracesFile));
-            using var traces = new TracesMerge(Open(Files(SegmentFormat.TracesFile), TracesMerge.Keys), latest, deleted);
+            using var traces = new TracesMerge(Open(SegmentFormat.TracesFile, TracesMerge.Keys), latest, deleted);
             CopyMerged(traces, Path.Combine(folder, SegmentFormat.TracesFile), SegmentFormat.TraceRowGroupRows);
         }
     }
 
     /// <summary>
-    /// What readers of <paramref name="files"/> (one kind of file, one per input) need at once, from the files' Parquet
-    /// metadata: the sum and the largest of each file's largest row group, uncompressed. The inputs are read in a DuckDB
-    /// of their own, limited to what they need: a reader holds its row group's pages decompressed while it reads them
-    /// (DuckDB writes a column's row group as one page), which cannot spill (measured 2026-11-22 on small spans: a spans
-    /// file's row group of 4.5 MB uncompressed held 10 MB while read), so the limit is the largest kind's sum times
-    /// <see cref="ReaderBytesPerRowGroupByte"/>, plus <see cref="ReaderBytesPerInput"/> per input and
-    /// <see cref="ReaderHeadroomBytes"/>. The merge's own limit is the writer's (the COPY's row groups, which spill).
+    /// The memory limit of the DuckDB a merge reads its inputs with: what the open row groups of <paramref name="files"/>
+    /// need, which DuckDB cannot spill (a reader holds its row group's pages decompressed while it reads them; measured
+    /// 2026-11-22 on small spans, a spans file's row group of 4.5 MB uncompressed held 10 MB while read): for each kind
+    /// of file, the largest row group of every input, uncompressed, times <see cref="ReaderBytesPerRowGroupByte"/>, plus
+    /// <see cref="ReaderHeadroomBytes"/>. The merge's own limit is the writer's (the COPY's row groups, which spill),
+    /// so the readers' need does not count against it, and what they need grows with the number of inputs and their
+    /// row-group sizes, not with the inputs' total size.
     /// </summary>
-    private (long Sum, long Max) LargestRowGroups(IReadOnlyList<string> files)
+    private long ReaderMemoryBytes(IReadOnlyList<string> files, int inputCount)
     {
         using var result = _connection.Query(
-            "SELECT CAST(coalesce(sum(largest), 0) AS BIGINT), CAST(coalesce(max(largest), 0) AS BIGINT) FROM (" +
+            "SELECT CAST(coalesce(max(need), 0) AS BIGINT) FROM (SELECT parse_filename(file_name) AS kind, sum(largest) AS need FROM (" +
             "SELECT file_name, max(bytes) AS largest FROM (SELECT file_name, row_group_id, sum(total_uncompressed_size) AS bytes FROM parquet_metadata([" +
-            string.Join(", ", files.Select(DuckDbSql.Literal)) + "]) GROUP BY ALL) GROUP BY ALL)");
-        var row = result.ReadAllRows()[0];
-        return ((long)row[0]!, (long)row[1]!);
-    }
-
-    /// <summary>
-    /// Copies each payloads file into <paramref name="folder"/> with row groups of <see cref="RechunkedPayloadRows"/>
-    /// rows, in order, one file at a time; returns the copies. For a merge whose inputs' payload row groups, one held
-    /// per input, would pass the memory limit: 12 GenAI inputs hold 8,192-payload row groups of about 30 MB each
-    /// (measured 2026-11-22: a merge reading them as they are peaked at 834 MiB resident). Costs one more read and
-    /// write of the payloads (zstd level 1).
-    /// </summary>
-    private static List<string> Rechunk(DuckDbDatabase database, IReadOnlyList<string> files, string folder)
-    {
-        Directory.CreateDirectory(folder);
-        using var connection = database.Connect();
-        var copies = new List<string>();
-        foreach (var file in files)
-        {
-            var copy = Path.Combine(folder, $"payloads-{copies.Count}.parquet");
-            connection.Execute($"COPY (SELECT * FROM read_parquet({DuckDbSql.Literal(file)})) TO {DuckDbSql.Literal(copy)} " +
-                $"(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE {RechunkedPayloadRows})");
-            copies.Add(copy);
-        }
-
-        return copies;
+            string.Join(", ", files.Select(DuckDbSql.Literal)) + "]) GROUP BY ALL) GROUP BY ALL) GROUP BY ALL)");
+        var largest = (long)result.ReadAllRows()[0][0]!;
+        return (largest * ReaderBytesPerRowGroupByte) + ReaderHeadroomBytes + (inputCount * ReaderBytesPerInput);
     }
 
     /// <summary>
@@ -357,21 +308,20 @@ public sealed class SegmentCompactor : IDisposable
     /// allocations of 14-16 MiB and failed at 64 MiB (2026-11-22). Smaller payload row groups only make get-trace read
     /// less.
     /// </summary>
-    private int PayloadRowGroupRows(long bytesPerRow)
-    {
-        var fitting = _memoryLimitBytes / 4 / Math.Max(1, bytesPerRow);
-        return (int)Math.Clamp(fitting / DuckDbTableOutput.Capacity * DuckDbTableOutput.Capacity, DuckDbTableOutput.Capacity, SegmentFormat.PayloadRowGroupRows);
-    }
-
-    /// <summary>The payloads files' uncompressed bytes per row, on average (1 when they are empty).</summary>
-    private long PayloadBytesPerRow(IReadOnlyList<string> files)
+    private int PayloadRowGroupRows(IReadOnlyList<string> files)
     {
         using var result = _connection.Query(
             "SELECT CAST(coalesce(sum(bytes), 0) AS BIGINT), CAST(coalesce(sum(rows), 0) AS BIGINT) FROM (SELECT sum(total_uncompressed_size) AS bytes, " +
             "any_value(row_group_num_rows) AS rows FROM parquet_metadata([" + string.Join(", ", files.Select(DuckDbSql.Literal)) + "]) GROUP BY file_name, row_group_id)");
         var row = result.ReadAllRows()[0];
         var (bytes, rows) = ((long)row[0]!, (long)row[1]!);
-        return rows == 0 ? 1 : Math.Max(1, bytes / rows);
+        if (rows == 0)
+        {
+            return SegmentFormat.PayloadRowGroupRows;
+        }
+
+        var fitting = _memoryLimitBytes / 4 / Math.Max(1, bytes / rows);
+        return (int)Math.Clamp(fitting / DuckDbTableOutput.Capacity * DuckDbTableOutput.Capacity, DuckDbTableOutput.Capacity, SegmentFormat.PayloadRowGroupRows);
     }
 
     /// <summary>One COPY of <paramref name="merge"/>'s rows, in the order it produces them, to <paramref name="path"/>
