@@ -32,5 +32,14 @@ internal sealed class DuckDbDataChunk : IDisposable
         }
     }
 
+    /// <summary>The native vector of <paramref name="column"/>, valid while this chunk lives.</summary>
+    internal nint VectorHandle(int column)
+    {
+        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(column);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(column, _columns.Count);
+        return NativeMethods.DataChunks.GetVector(_handle.DangerousGetHandle(), (ulong)column);
+    }
+
     public void Dispose() => _handle.Dispose();
 }

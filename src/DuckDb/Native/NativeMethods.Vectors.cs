@@ -56,5 +56,24 @@ internal static partial class NativeMethods
         [LibraryImport(Library, EntryPoint = "duckdb_struct_vector_get_child")]
         [SuppressGCTransition]
         internal static partial nint StructGetChild(nint vector, ulong index);
+
+        /// <summary>Copies rows <c>sel[srcOffset .. srcCount)</c> of <paramref name="source"/> into
+        /// <paramref name="target"/> from row <paramref name="targetOffset"/> on, any type: strings are copied into the
+        /// target's heap, LIST and MAP children appended to the target's child vector, dictionary and constant sources
+        /// flattened through the selection (DuckDB's VectorOperations::Copy).</summary>
+        [LibraryImport(Library, EntryPoint = "duckdb_vector_copy_sel")]
+        internal static partial void CopySelection(nint source, nint target, nint selection, ulong srcCount, ulong srcOffset, ulong targetOffset);
+
+        [LibraryImport(Library, EntryPoint = "duckdb_create_selection_vector")]
+        internal static partial nint CreateSelection(ulong size);
+
+        [LibraryImport(Library, EntryPoint = "duckdb_destroy_selection_vector")]
+        internal static partial void DestroySelection(nint selection);
+
+        /// <summary>The selection's row indexes (<c>sel_t</c>, 32-bit), writable.</summary>
+        // Trivial getter.
+        [LibraryImport(Library, EntryPoint = "duckdb_selection_vector_get_data_ptr")]
+        [SuppressGCTransition]
+        internal static partial uint* SelectionData(nint selection);
     }
 }

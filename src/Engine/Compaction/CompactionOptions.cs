@@ -41,14 +41,13 @@ public sealed record CompactionOptions
     /// assembler's <c>MaxTraceAge</c> and the sealer's <c>SegmentMaxDelay</c>. Default 1 hour.</summary>
     public TimeSpan DeletedTraceGracePeriod { get; init; } = TimeSpan.FromHours(1);
 
-    /// <summary>DuckDB memory for one merge (and for retention's queries); beyond it DuckDB spills to
-    /// <c>DIR/tmp</c>, but not every step can: the Parquet writer's row group of GenAI payloads (8,192 rows) is one
-    /// allocation of 14-16 MiB, and defining the merge's sources (numbering every kept span) needs more as inputs grow. Outside the ingest memory budget,
-    /// like the segment writer's. Default 256 MiB, measured by <c>tracestore bench compact --rounds 1</c>
-    /// (2026-11-22, 2 cores, load average 12-21 from other builds): at 64 MiB, every GenAI merge failed out of memory
-    /// (8 segments of 8 MiB of buffers, 5.8 MB of Parquet; 4 and 12 default-size segments, 27.5 and 82.6 MB), and so did
-    /// 12 default-size small segments (31.1 MB, 748,800 spans); at 256 MiB both 12-segment merges completed (small 81 s,
-    /// peak RSS of the process 575 MiB, 268 MiB spilled; GenAI 58 s, 432 MiB, no spill).</summary>
+    /// <summary>DuckDB memory for one merge's writing (and for retention's queries); beyond it DuckDB spills to
+    /// <c>DIR/tmp</c>. A merge reads its inputs in a second DuckDB limited to what their open row groups need (one per
+    /// input, which cannot spill; docs/segments.md, "Compaction"). Outside the ingest memory budget, like the segment
+    /// writer's. Default 256 MiB, measured by <c>tracestore bench compact --rounds 1</c> when merges sorted rows
+    /// (2026-11-22): at 64 MiB every GenAI merge and the merge of 12 default-size small segments failed. The k-way merge
+    /// completes both 12-segment merges at 64 MiB, but a merge that folds tag changes still sorts the traces file in SQL,
+    /// which was not measured at 64 MiB, so the default stays.</summary>
     public long MemoryLimitBytes { get; init; } = 256L << 20;
 
     public CompactionOptions Validate()

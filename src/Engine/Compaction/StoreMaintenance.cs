@@ -64,7 +64,7 @@ internal sealed class StoreMaintenance : IAsyncDisposable
         _logger = logger;
         _shortages = shortages ?? (static () => 0);
         _shortagesSeen = _shortages();
-        _database = SegmentScratch.OpenDatabase(options.MemoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
+        _database = SegmentCompactor.OpenDatabase(options.MemoryLimitBytes, catalog);
         _compactor = new SegmentCompactor(catalog, _database, options.MemoryLimitBytes);
         _enforcer = new RetentionEnforcer(catalog, retention, time, _database);
     }

@@ -1,4 +1,5 @@
 using TraceStore.DuckDb;
+using TraceStore.DuckDb.TableFunctions;
 using TraceStore.Engine.Catalog;
 
 namespace TraceStore.Engine.Segments;
@@ -17,44 +18,16 @@ namespace TraceStore.Engine.Segments;
 /// </summary>
 public sealed class SegmentCompactor : IDisposable
 {
-    /// <summary>The seal sequence of the folder a row was read from (<c>filename = true</c>): orders inputs by age.</summary>
-    private const string FolderOfFile = "CAST(regexp_extract(filename, 'seg-([0-9]+)', 1) AS BIGINT)";
+    /// <summary>Reader memory per byte of an input's largest row group, uncompressed (measured 2.2: a margin over it).</summary>
+    private const long ReaderBytesPerRowGroupByte = 3;
 
-    /// <summary>
-    /// The merged attrs rows: each input attribute whose span was kept, with that span's row in the merged spans file.
-    /// The lookup of (f, span_row) in <c>kept_rows</c> is a window over both, sorted by (f, src_row), not a hash join:
-    /// the hash join's table for a million-span trace spills under the merge's memory limit, and DuckDB crashed in
-    /// JoinHashTable::ProbeAndSpill on such a spill. Within one input folder kept spans keep their relative order
-    /// (both files are sorted by <see cref="SegmentFormat.SpansOrder"/>), so the running maximum of kept rows up to an
-    /// attribute is its span's row when that span was kept, and an earlier span's when it was not (then the
-    /// attribute is dropped: its span's first copy, with the same attributes, is in an earlier folder or deleted).
-    /// </summary>
-    private const string AttrsOfKeptSpans = """
-        SELECT key, value, CAST(new_row AS INTEGER) AS span_row FROM (
-            SELECT key, value, src_row, kind,
-                max(CASE WHEN kind = 0 THEN src_row END) OVER w AS kept_src_row,
-                max(CASE WHEN kind = 0 THEN new_row END) OVER w AS new_row
-            FROM (
-                SELECT f, src_row, new_row, 0 AS kind, NULL AS key, NULL AS value FROM kept_rows
-                UNION ALL BY NAME
-                SELECT f, span_row AS src_row, NULL AS new_row, 1 AS kind, key, value FROM src_attrs)
-            WINDOW w AS (PARTITION BY f ORDER BY src_row, kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
-        WHERE kind = 1 AND kept_src_row = src_row
-        """;
+    /// <summary>Reader memory per open input beyond its row group (a streaming result's buffer, measured 0.56 MB for a
+    /// reader of two id columns).</summary>
+    private const long ReaderBytesPerInput = 2L << 20;
 
-    /// <summary>
-    /// A sorted COPY of spans or payloads is done in trace-id slices small enough for the merge's memory limit: DuckDB's
-    /// sort of these wide rows (maps, long strings) does not stay within its limit by spilling; its need grows with its
-    /// input. Measured with <c>tracestore bench compact</c>'s inputs, 1 thread: sorting 62,400 small spans (8
-    /// segments, 2.7 MB of Parquet) failed at 64 MiB and passed at 128 MiB; 748,800 (31 MB) failed at 128 MiB and passed
-    /// at 256 MiB: about 1-2 KiB of memory per span. A slice takes at most the memory limit / this many bytes spans
-    /// (twice that measure, for margin).
-    /// </summary>
-    private const long SortBytesPerSpan = 4096;
+    private const long ReaderHeadroomBytes = 32L << 20;
 
-    /// <summary>A payloads slice holds at most the memory limit / this of uncompressed payload bytes (long text, stored
-    /// as it is: Parquet's uncompressed size is about its size in memory).</summary>
-    private const int PayloadSliceFractionOfMemory = 16;
+    private static int s_functions;
 
     private readonly SegmentCatalog _catalog;
     private readonly DuckDbDatabase? _ownDatabase;
@@ -62,25 +35,37 @@ public sealed class SegmentCompactor : IDisposable
     private readonly long _memoryLimitBytes;
     private readonly TextIndexBuilder _textIndex = new();
 
+    /// <summary>The table function through which a COPY writes <see cref="_merging"/>'s rows: a name per compactor, as
+    /// compactors may share a database.</summary>
+    private readonly string _mergeFunction = $"segment_merge_{Interlocked.Increment(ref s_functions)}";
+    private SortedMerge? _merging;
+
     /// <param name="memoryLimitBytes">DuckDB's memory for a merge; beyond it DuckDB spills to the store's <c>tmp/</c>
     /// folder. Not in the ingest memory budget (like the segment writer's).</param>
     public SegmentCompactor(SegmentCatalog catalog, long memoryLimitBytes = 64L << 20)
     {
         _catalog = catalog;
         _memoryLimitBytes = memoryLimitBytes;
-        _ownDatabase = SegmentScratch.OpenDatabase(memoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
+        _ownDatabase = OpenDatabase(memoryLimitBytes, catalog);
         _connection = _ownDatabase.Connect();
+        _connection.RegisterTableFunction(new SegmentMergeFunction(_mergeFunction, () => _merging));
     }
 
     /// <summary>A compactor on a connection of <paramref name="database"/>, which the caller owns (the maintenance loop
     /// shares one DuckDB, and so one memory limit, <paramref name="memoryLimitBytes"/>, between compaction and
-    /// retention).</summary>
+    /// retention); open it with <see cref="OpenDatabase"/>.</summary>
     internal SegmentCompactor(SegmentCatalog catalog, DuckDbDatabase database, long memoryLimitBytes)
     {
         _catalog = catalog;
         _memoryLimitBytes = memoryLimitBytes;
         _connection = database.Connect();
+        _connection.RegisterTableFunction(new SegmentMergeFunction(_mergeFunction, () => _merging));
     }
+
+    /// <summary>The DuckDB a compactor writes with: one thread, and insertion order preserved, so a COPY writes the
+    /// merge's rows in the order the merge function produces them.</summary>
+    internal static DuckDbDatabase OpenDatabase(long memoryLimitBytes, SegmentCatalog catalog) =>
+        SegmentScratch.OpenDatabase(memoryLimitBytes, SegmentScratch.SpillFolder(catalog.SegmentsFolder));
 
     /// <summary>Runs after a merge read the overlay and before it commits: tests make a concurrent change land
     /// there, deterministically.</summary>
@@ -121,25 +106,14 @@ public sealed class SegmentCompactor : IDisposable
         {
             // The snapshot first: a change made after it has a higher number, is not folded and stays in the overlay.
             var fold = _catalog.Overlay.TagChangesToFold(sequences);
-            DefineSources(inputs, _catalog.Overlay.DeletedTraceIdsIn(sequences), fold.Changes);
+            var deleted = _catalog.Overlay.DeletedTraceIdsIn(sequences);
+            DefineSources(inputs, deleted, fold.Changes);
             AfterOverlaySnapshot?.Invoke();
-            var slices = DefineSlices(inputs);
-            CopyInSlices(slices, "SELECT * EXCLUDE (f, src_row) FROM kept_spans", SegmentFormat.SpansOrder, temporary, SegmentFormat.SpansFile, SegmentFormat.SpanRowGroupRows);
-            CopyInSlices(
-                slices,
-                "SELECT * EXCLUDE (f) FROM src_payloads QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY f) = 1",
-                "trace_id, span_id",
-                temporary,
-                SegmentFormat.PayloadsFile,
-                SegmentFormat.PayloadRowGroupRows);
-            _connection.Execute(SegmentFormat.Copy(
-                AttrsOfKeptSpans,
-                SegmentFormat.AttrsOrder,
-                Path.Combine(temporary, SegmentFormat.AttrsFile),
-                SegmentFormat.AttrRowGroupRows));
-            _connection.Execute(SegmentFormat.Copy("SELECT * FROM merged_traces", SegmentFormat.TracesOrder, Path.Combine(temporary, SegmentFormat.TracesFile), SegmentFormat.TraceRowGroupRows));
-            if (Count("SELECT count(*) FROM kept_tag_changes") > 0)
+            var foldsTags = Count("SELECT count(*) FROM kept_tag_changes") > 0;
+            WriteMergedRows([.. inputs.OrderBy(s => s.SealSequence)], new TraceIdSet(deleted), mergeTraces: !foldsTags, temporary);
+            if (foldsTags)
             {
+                _connection.Execute(SegmentFormat.Copy("SELECT * FROM merged_traces", SegmentFormat.TracesOrder, Path.Combine(temporary, SegmentFormat.TracesFile), SegmentFormat.TraceRowGroupRows));
                 _connection.Execute(SegmentFormat.Copy("SELECT * FROM kept_tag_changes", "trace_id, key", Path.Combine(temporary, SegmentFormat.TagChangesFile), rowGroupRows: null));
             }
 
@@ -191,10 +165,9 @@ public sealed class SegmentCompactor : IDisposable
     }
 
     /// <summary>
-    /// Views over the inputs. <c>f</c> is the source folder's seal sequence, so "the earliest copy of a span" is the
-    /// one with the smallest <c>f</c>, and <c>src_row</c> a span's row in its folder's spans file. <c>kept_rows</c>
-    /// gives each kept span its row in the merged spans file (which is sorted by <see cref="SegmentFormat.SpansOrder"/>,
-    /// a total order over kept spans), which the merged attrs file's <c>span_row</c> refers to. <c>folded</c> holds,
+    /// The tables and views of the traces and tag-changes files (small: one row per trace, so SQL and a sort are fine):
+    /// <c>deleted</c> the deleted trace ids, <c>latest_traces</c> each kept trace's summary from the input with the
+    /// highest seal sequence. <c>folded</c> holds,
     /// per kept trace and tag key, the latest change among the overlay's snapshot and the inputs' folded changes;
     /// <c>merged_traces</c> is each trace's latest summary with those changes applied to its tags.
     /// </summary>
@@ -224,23 +197,7 @@ public sealed class SegmentCompactor : IDisposable
         var earlierFolds = withFoldedChanges.Count == 0
             ? ""
             : $"UNION ALL SELECT trace_id, key, value, deleted, change_seq FROM read_parquet({Files(withFoldedChanges, SegmentFormat.TagChangesFile)})";
-        // Each span's copy in the earliest input folder is kept by a window over (trace_id, span_id), not by a join
-        // against a table of kept keys: with a million-span trace that hash join spilled under the memory limit and
-        // DuckDB crashed the process in JoinHashTable::ProbeAndSpill (SIGSEGV, seen twice in the memory harness).
         _connection.Execute($$"""
-            CREATE OR REPLACE TEMP VIEW src_spans AS
-                SELECT * EXCLUDE (filename, file_row_number), {{FolderOfFile}} AS f, file_row_number AS src_row
-                FROM read_parquet({{Files(inputs, SegmentFormat.SpansFile)}}, filename = true, file_row_number = true)
-                WHERE trace_id NOT IN (SELECT trace_id FROM deleted);
-            CREATE OR REPLACE TEMP VIEW src_payloads AS
-                SELECT * EXCLUDE (filename), {{FolderOfFile}} AS f FROM read_parquet({{Files(inputs, SegmentFormat.PayloadsFile)}}, filename = true)
-                WHERE trace_id NOT IN (SELECT trace_id FROM deleted);
-            CREATE OR REPLACE TEMP VIEW src_attrs AS
-                SELECT * EXCLUDE (filename), {{FolderOfFile}} AS f FROM read_parquet({{Files(inputs, SegmentFormat.AttrsFile)}}, filename = true);
-            CREATE OR REPLACE TEMP VIEW kept_spans AS
-                SELECT * FROM src_spans QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY f) = 1;
-            CREATE OR REPLACE TEMP TABLE kept_rows AS
-                SELECT f, src_row, row_number() OVER (ORDER BY {{SegmentFormat.SpansOrder}}) - 1 AS new_row FROM kept_spans;
             CREATE OR REPLACE TEMP VIEW latest_traces AS
                 SELECT * FROM read_parquet({{Files(inputs, SegmentFormat.TracesFile)}})
                 WHERE trace_id NOT IN (SELECT trace_id FROM deleted)
@@ -250,7 +207,8 @@ public sealed class SegmentCompactor : IDisposable
                 WHERE trace_id NOT IN (SELECT trace_id FROM deleted)
                 QUALIFY row_number() OVER (PARTITION BY trace_id, key ORDER BY change_seq DESC) = 1;
             CREATE OR REPLACE TEMP VIEW kept_tag_changes AS
-                SELECT trace_id, key, value, deleted, change_seq FROM folded SEMI JOIN latest_traces USING (trace_id);
+                SELECT trace_id, key, value, deleted, change_seq FROM folded
+                WHERE trace_id IN (SELECT trace_id FROM read_parquet({{Files(inputs, SegmentFormat.TracesFile)}}));
             CREATE OR REPLACE TEMP VIEW merged_traces AS
                 SELECT t.* REPLACE (
                     CASE WHEN c.trace_id IS NULL THEN t.tags
@@ -263,73 +221,121 @@ public sealed class SegmentCompactor : IDisposable
     }
 
     /// <summary>
-    /// How many trace-id slices the spans and payloads COPYs take (1: no slicing): enough that each holds at most
-    /// the memory limit / <see cref="SortBytesPerSpan"/> spans and 1/<see cref="PayloadSliceFractionOfMemory"/> of the
-    /// memory limit of uncompressed payloads. The slices' lower bounds (all but the first, which has none) go in the temp
-    /// table <c>slice_bounds</c>: trace-id quantiles of the input spans, so the SQL text never holds a trace id.
+    /// Writes the merged spans, payloads and attrs files of <paramref name="inputs"/> (in seal order) into
+    /// <paramref name="folder"/>: each a k-way merge of the inputs' files, which are sorted already
+    /// (<see cref="SortedMerge"/>), streamed by one COPY in the order the merge produces its rows. Spans first: their
+    /// merged rows renumber the attrs' <c>span_row</c>. The traces file too when <paramref name="mergeTraces"/> (no tag
+    /// change is folded into it: a fold rewrites tags maps, done in SQL). The inputs are read in a DuckDB of their own
+    /// (<see cref="ReaderMemoryBytes"/>): the COPY's scan fetches their chunks from inside the compactor's DuckDB's
+    /// query, and the two instances share no lock, thread or memory limit.
     /// </summary>
-    private int DefineSlices(IReadOnlyList<SegmentInfo> inputs)
+    private void WriteMergedRows(IReadOnlyList<SegmentInfo> inputs, TraceIdSet deleted, bool mergeTraces, string folder)
     {
-        var payloads = Count("SELECT CAST(coalesce(sum(total_uncompressed_size), 0) AS BIGINT) FROM parquet_metadata([" +
-            string.Join(", ", inputs.Select(s => DuckDbSql.Literal(Path.Combine(s.Folder, SegmentFormat.PayloadsFile)))) + "])");
-        long Slices(long amount, long perSlice) => (amount + Math.Max(1, perSlice) - 1) / Math.Max(1, perSlice);
-        var slices = (int)Math.Clamp(
-            Math.Max(Slices(inputs.Sum(s => s.Spans), _memoryLimitBytes / SortBytesPerSpan), Slices(payloads, _memoryLimitBytes / PayloadSliceFractionOfMemory)),
-            1,
-            10_000);
-        var fractions = string.Join(", ", Enumerable.Range(1, slices - 1).Select(i => ((double)i / slices).ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
-        _connection.Execute(slices == 1
-            ? "CREATE OR REPLACE TEMP TABLE slice_bounds (i BIGINT, lo VARCHAR)"
-            : $"CREATE OR REPLACE TEMP TABLE slice_bounds AS SELECT row_number() OVER (ORDER BY lo) AS i, lo FROM (SELECT DISTINCT unnest(quantile_disc(trace_id, [{fractions}])) AS lo FROM src_spans)");
-        return (int)Count("SELECT count(*) FROM slice_bounds") + 1;
+        IReadOnlyList<string> Files(string name) => [.. inputs.Select(s => Path.Combine(s.Folder, name))];
+        using var database = SegmentScratch.OpenDatabase(
+            ReaderMemoryBytes([.. Files(SegmentFormat.SpansFile), .. Files(SegmentFormat.PayloadsFile), .. Files(SegmentFormat.AttrsFile)], inputs.Count),
+            SegmentScratch.SpillFolder(_catalog.SegmentsFolder));
+        List<MergeInput> Open(string file, string[] keys)
+        {
+            var opened = new List<MergeInput>();
+            try
+            {
+                foreach (var path in Files(file))
+                {
+                    opened.Add(new MergeInput(database, path, opened.Count, "*", keys));
+                }
+
+                return opened;
+            }
+            catch
+            {
+                opened.ForEach(input => input.Dispose());
+                throw;
+            }
+        }
+
+        int[][] mergedSpanRows;
+        var spanCopies = FirstCopies.Find(database, Files(SegmentFormat.SpansFile));
+        using (var spans = new SpansMerge(Open(SegmentFormat.SpansFile, SpansMerge.Keys), spanCopies, deleted))
+        {
+            CopyMerged(spans, Path.Combine(folder, SegmentFormat.SpansFile), SegmentFormat.SpanRowGroupRows);
+            mergedSpanRows = spans.MergedRows;
+        }
+
+        var payloadCopies = FirstCopies.Find(database, Files(SegmentFormat.PayloadsFile));
+        using (var payloads = new PayloadsMerge(Open(SegmentFormat.PayloadsFile, PayloadsMerge.Keys), payloadCopies, deleted))
+        {
+            CopyMerged(payloads, Path.Combine(folder, SegmentFormat.PayloadsFile), PayloadRowGroupRows(Files(SegmentFormat.PayloadsFile)));
+        }
+
+        using (var attrs = new AttrsMerge(Open(SegmentFormat.AttrsFile, AttrsMerge.Keys), mergedSpanRows))
+        {
+            CopyMerged(attrs, Path.Combine(folder, SegmentFormat.AttrsFile), SegmentFormat.AttrRowGroupRows);
+        }
+
+        if (mergeTraces)
+        {
+            var latest = LatestSummaries.Find(database, Files(SegmentFormat.TracesFile));
+            using var traces = new TracesMerge(Open(SegmentFormat.TracesFile, TracesMerge.Keys), latest, deleted);
+            CopyMerged(traces, Path.Combine(folder, SegmentFormat.TracesFile), SegmentFormat.TraceRowGroupRows);
+        }
     }
 
     /// <summary>
-    /// COPYs <paramref name="select"/> sorted by <paramref name="order"/> (which begins with trace_id) to
-    /// <paramref name="file"/> in <paramref name="folder"/>. In slices (see <see cref="DefineSlices"/>): each trace-id
-    /// range is sorted alone into a temporary file (the inputs are sorted by trace id, so Parquet's row-group
-    /// statistics skip most of what is outside the range), then the slice files are copied in order, as they are
-    /// (insertion order preserved, no sort), into the segment file.
+    /// The memory limit of the DuckDB a merge reads its inputs with: what the open row groups of <paramref name="files"/>
+    /// need, which DuckDB cannot spill (a reader holds its row group's pages decompressed while it reads them; measured
+    /// 2026-11-22 on small spans, a spans file's row group of 4.5 MB uncompressed held 10 MB while read): for each kind
+    /// of file, the largest row group of every input, uncompressed, times <see cref="ReaderBytesPerRowGroupByte"/>, plus
+    /// <see cref="ReaderHeadroomBytes"/>. The merge's own limit is the writer's (the COPY's row groups, which spill),
+    /// so the readers' need does not count against it, and what they need grows with the number of inputs and their
+    /// row-group sizes, not with the inputs' total size.
     /// </summary>
-    private void CopyInSlices(int slices, string select, string order, string folder, string file, int rowGroupRows)
+    private long ReaderMemoryBytes(IReadOnlyList<string> files, int inputCount)
     {
-        var path = Path.Combine(folder, file);
-        if (slices == 1)
+        using var result = _connection.Query(
+            "SELECT CAST(coalesce(max(need), 0) AS BIGINT) FROM (SELECT parse_filename(file_name) AS kind, sum(largest) AS need FROM (" +
+            "SELECT file_name, max(bytes) AS largest FROM (SELECT file_name, row_group_id, sum(total_uncompressed_size) AS bytes FROM parquet_metadata([" +
+            string.Join(", ", files.Select(DuckDbSql.Literal)) + "]) GROUP BY ALL) GROUP BY ALL) GROUP BY ALL)");
+        var largest = (long)result.ReadAllRows()[0][0]!;
+        return (largest * ReaderBytesPerRowGroupByte) + ReaderHeadroomBytes + (inputCount * ReaderBytesPerInput);
+    }
+
+    /// <summary>
+    /// Rows per row group of the merged payloads file: <see cref="SegmentFormat.PayloadRowGroupRows"/>, unless a row
+    /// group of the inputs' average payload (uncompressed) would pass a quarter of the memory limit; then fewer, in
+    /// multiples of 2,048 (DuckDB's chunk). DuckDB's Parquet writer holds a row group whole and then its largest
+    /// column's page, uncompressed and compressed, in single allocations that cannot spill: 8,192 GenAI payloads made
+    /// allocations of 14-16 MiB and failed at 64 MiB (2026-11-22). Smaller payload row groups only make get-trace read
+    /// less.
+    /// </summary>
+    private int PayloadRowGroupRows(IReadOnlyList<string> files)
+    {
+        using var result = _connection.Query(
+            "SELECT CAST(coalesce(sum(bytes), 0) AS BIGINT), CAST(coalesce(sum(rows), 0) AS BIGINT) FROM (SELECT sum(total_uncompressed_size) AS bytes, " +
+            "any_value(row_group_num_rows) AS rows FROM parquet_metadata([" + string.Join(", ", files.Select(DuckDbSql.Literal)) + "]) GROUP BY file_name, row_group_id)");
+        var row = result.ReadAllRows()[0];
+        var (bytes, rows) = ((long)row[0]!, (long)row[1]!);
+        if (rows == 0)
         {
-            _connection.Execute(SegmentFormat.Copy(select, order, path, rowGroupRows));
-            return;
+            return SegmentFormat.PayloadRowGroupRows;
         }
 
-        var scratch = Path.Combine(folder, "slices");
-        Directory.CreateDirectory(scratch);
-        var parts = new List<string>();
+        var fitting = _memoryLimitBytes / 4 / Math.Max(1, bytes / rows);
+        return (int)Math.Clamp(fitting / DuckDbTableOutput.Capacity * DuckDbTableOutput.Capacity, DuckDbTableOutput.Capacity, SegmentFormat.PayloadRowGroupRows);
+    }
+
+    /// <summary>One COPY of <paramref name="merge"/>'s rows, in the order it produces them, to <paramref name="path"/>
+    /// as a segment file (zstd level, row groups and bloom filters as the writer's).</summary>
+    private void CopyMerged(SortedMerge merge, string path, int rowGroupRows)
+    {
+        _merging = merge;
         try
         {
-            for (var i = 0; i < slices; i++)
-            {
-                // Bounds are set as variables from the table: getvariable() is a constant when the COPY is bound, so the
-                // range reaches the Parquet scan's row-group pruning.
-                _connection.Execute($"SET VARIABLE slice_lo = coalesce((SELECT lo FROM slice_bounds WHERE i = {i}), '')");
-                _connection.Execute($"SET VARIABLE slice_hi = (SELECT lo FROM slice_bounds WHERE i = {i + 1})");
-                var range = i == slices - 1 ? "trace_id >= getvariable('slice_lo')" : "trace_id >= getvariable('slice_lo') AND trace_id < getvariable('slice_hi')";
-                var part = Path.Combine(scratch, $"{Path.GetFileNameWithoutExtension(file)}-{i}.parquet");
-                _connection.Execute($"COPY (SELECT * FROM ({select}) WHERE {range} ORDER BY {order}) TO {DuckDbSql.Literal(part)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 2048)");
-                parts.Add(part);
-            }
-
-            _connection.Execute("SET preserve_insertion_order = true");
-            try
-            {
-                _connection.Execute(SegmentFormat.CopyInOrder($"SELECT * FROM read_parquet([{string.Join(", ", parts.Select(DuckDbSql.Literal))}])", path, rowGroupRows));
-            }
-            finally
-            {
-                _connection.Execute("SET preserve_insertion_order = false");
-            }
+            _connection.Execute(SegmentFormat.CopyInOrder($"SELECT * FROM {_mergeFunction}()", path, rowGroupRows));
         }
         finally
         {
-            Directory.Delete(scratch, recursive: true);
+            _merging = null;
         }
     }
 

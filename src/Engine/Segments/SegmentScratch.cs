@@ -6,9 +6,9 @@ namespace TraceStore.Engine.Segments;
 /// memory limit that spills to a folder, and the fsync of every file of a finished segment folder.</summary>
 internal static class SegmentScratch
 {
-    /// <param name="preserveInsertionOrder">On for the writer, whose COPYs stream rows already in order; off for the
-    /// compactor, whose COPYs sort (and may then use more memory-frugal plans).</param>
-    public static DuckDbDatabase OpenDatabase(long memoryLimitBytes, string spillFolder, bool preserveInsertionOrder = false) =>
+    /// <remarks>Insertion order is preserved: the writer's and the compactor's COPYs stream rows already in order, and
+    /// a merge reads its inputs in file order.</remarks>
+    public static DuckDbDatabase OpenDatabase(long memoryLimitBytes, string spillFolder) =>
         DuckDbDatabase.OpenInMemory(new DuckDbDatabaseOptions
         {
             Threads = 1,
@@ -16,7 +16,7 @@ internal static class SegmentScratch
             Settings = new Dictionary<string, string>
             {
                 ["temp_directory"] = spillFolder,
-                ["preserve_insertion_order"] = preserveInsertionOrder ? "true" : "false",
+                ["preserve_insertion_order"] = "true",
 
                 // DuckDB's jemalloc keeps freed pages resident (measured: 75-120 MiB resident for 25-85 MiB allocated
                 // across seals). Flushing after every task and after every bulk free (dropping the staging tables)

@@ -189,7 +189,7 @@ public sealed class SegmentWriter : IDisposable
 
     private (DuckDbDatabase Database, DuckDbConnection[] Connections) Open()
     {
-        var database = SegmentScratch.OpenDatabase(_settings.MemoryLimitBytes, _spillFolder, preserveInsertionOrder: true);
+        var database = SegmentScratch.OpenDatabase(_settings.MemoryLimitBytes, _spillFolder);
         var connections = Enumerable.Range(0, _settings.Threads).Select(_ => database.Connect()).ToArray();
         foreach (var function in _functions)
         {

@@ -14,32 +14,39 @@ using TraceStore.Testing;
 namespace TraceStore.Query.Tests.Compaction;
 
 /// <summary>
-/// A merge whose inputs are many times its DuckDB memory limit (64 MiB, the default, against more than 100 MB of OTLP
-/// spans, about 280,000 spans with a dozen attributes each) must complete and keep every span and every attribute on
-/// the span it belongs to. Guards the window that re-links attrs to merged span rows (<c>AttrsOfKeptSpans</c>), the
-/// span dedup window and the trace-id slices of the sorted COPYs when they spill: compared by counts and by order-independent hashes of (trace_id, span_id, key,
-/// value) over attrs joined to spans by row, before and after, computed in a separate DuckDB without a limit.
+/// A merge whose inputs are many times its DuckDB memory limit (64 MiB against more than 100 MB of OTLP spans, about
+/// 280,000 small spans with a dozen attributes each; or 16,500 GenAI spans with their prompts and completions, whose
+/// payload row groups of 8,192 rows are 14-16 MiB each) must complete and keep every span, payload and attribute on the
+/// span it belongs to. Guards the k-way merge (<see cref="SortedMerge"/>) and the renumbering of attrs' span rows:
+/// compared by counts and by order-independent hashes of (trace_id, span_id, key, value) over attrs joined to spans by
+/// row, before and after, computed in a separate DuckDB without a limit.
 /// </summary>
 public sealed class MergeUnderMemoryLimitTests : IDisposable
 {
-    /// <summary>The compactor's default. 16 MiB (the smallest the options allow) fails on these inputs before any
-    /// file is written (out of memory in the statements that define the merge's sources, 2026-11-22), so the guard runs at the default.</summary>
+    /// <summary>The memory limit under which the sorting merge failed on GenAI inputs of any size (2026-11-22).</summary>
     private const long MemoryLimit = 64L << 20;
     private const int Segments = 6;
-    private const int RequestsPerSegment = 18;
 
     private readonly TempDirectory _folder = new("merge-memory-limit");
 
     public void Dispose() => _folder.Dispose();
 
     [Fact]
-    public void A_merge_of_inputs_far_above_its_memory_limit_keeps_every_span_and_attribute()
+    public void A_merge_of_inputs_far_above_its_memory_limit_keeps_every_span_and_attribute() =>
+        MergeKeepsEverything(OtlpBenchmarkPayloads.Small, requestsPerSegment: 18, spansPerRequest: 2600, minOtlpBytes: 100_000_000);
+
+    [Fact]
+    public void A_merge_of_GenAI_inputs_far_above_its_memory_limit_keeps_every_span_payload_and_attribute() =>
+        MergeKeepsEverything(OtlpBenchmarkPayloads.GenAi, requestsPerSegment: 11, spansPerRequest: 250, minOtlpBytes: 50_000_000);
+
+    private void MergeKeepsEverything(string kind, int requestsPerSegment, int spansPerRequest, long minOtlpBytes)
     {
         using var catalog = SegmentCatalog.Open(_folder.Path);
-        var otlpBytes = SealSegments(catalog);
+        var otlpBytes = SealSegments(catalog, kind, requestsPerSegment);
         var inputs = catalog.Segments();
         Assert.Equal(Segments, inputs.Count);
-        Assert.True(otlpBytes > 100_000_000, $"only {otlpBytes} bytes of OTLP spans");
+        Assert.Equal((long)Segments * requestsPerSegment * spansPerRequest, inputs.Sum(s => s.Spans));
+        Assert.True(otlpBytes > minOtlpBytes, $"only {otlpBytes} bytes of OTLP spans");
         var before = FingerprintOf(inputs);
         Assert.True(before.Attrs > before.Spans, "every span has several attributes");
 
@@ -87,13 +94,13 @@ public sealed class MergeUnderMemoryLimitTests : IDisposable
         return fingerprint;
     }
 
-    /// <summary>Seals <see cref="Segments"/> segments of the benchmark's small spans (HTTP-style, about a dozen
-    /// attributes each; distinct requests, new ids each time, so no span repeats); returns the OTLP bytes of all their
-    /// spans.</summary>
-    private static long SealSegments(SegmentCatalog catalog)
+    /// <summary>Seals <see cref="Segments"/> segments of the benchmark's spans of <paramref name="kind"/> (small:
+    /// HTTP-style, about a dozen attributes each; GenAI: prompts and completions of a few KB; distinct requests, new ids
+    /// each time, so no span repeats); returns the OTLP bytes of all their spans.</summary>
+    private static long SealSegments(SegmentCatalog catalog, string kind, int requestsPerSegment)
     {
         var requests = Enumerable.Range(1, 8)
-            .Select(seed => new RenewableRequest(Google.Protobuf.MessageExtensions.ToByteArray(OtlpBenchmarkPayloads.Create(OtlpBenchmarkPayloads.Small, seed, spansPerTrace: 10))))
+            .Select(seed => new RenewableRequest(Google.Protobuf.MessageExtensions.ToByteArray(OtlpBenchmarkPayloads.Create(kind, seed, spansPerTrace: 10))))
             .ToArray();
         var budget = new MemoryBudget(8L << 30);
         var assembler = new SpanAssembler(new AssemblerOptions(), budget);
@@ -106,7 +113,7 @@ public sealed class MergeUnderMemoryLimitTests : IDisposable
             long otlp = 0, walSequence = 0;
             for (var segment = 0; segment < Segments; segment++)
             {
-                for (var i = 0; i < RequestsPerSegment; i++)
+                for (var i = 0; i < requestsPerSegment; i++)
                 {
                     var request = requests[(int)(walSequence % requests.Length)];
                     request.Renew();
