@@ -42,6 +42,10 @@ if (workload is not null)
         // Seal as soon as anything is due, and soon after the last span even without a root, so segments are
         // written (and late spans merged with sealed parts) all through the run.
         Assembler = new AssemblerOptions { IdleAfterRootEnd = TimeSpan.Zero, MaxTraceAge = TimeSpan.FromMilliseconds(100), MaxSpansPerPart = 8 },
+
+        // The crash is in a seal's window: a merge replacing segments first (30 s in, on a loaded machine) would make
+        // the newest committed segment a merge's, not the interrupted seal's.
+        Compaction = new TraceStore.Engine.Compaction.CompactionOptions { RunInBackground = false },
         Sealer = new SealerOptions
         {
             Interval = TimeSpan.FromMilliseconds(10),
