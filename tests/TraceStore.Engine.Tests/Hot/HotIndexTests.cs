@@ -1,8 +1,5 @@
 using Google.Protobuf;
-using Microsoft.Extensions.Logging.Abstractions;
-using TraceStore.Engine.Admission;
 using TraceStore.Engine.Assembly;
-using TraceStore.Engine.Catalog;
 using TraceStore.Engine.Hot;
 using TraceStore.Engine.Segments;
 using TraceStore.Engine.Tests.Assembly;
@@ -18,46 +15,26 @@ namespace TraceStore.Engine.Tests.Hot;
 /// where a trace is (open, filled part, pending, committed) is set by the test, never by timing.</summary>
 public sealed class HotIndexTests : IDisposable
 {
-    private readonly TempDirectory _folder = new("hot-index");
     private readonly ManualTime _time = new();
-    private readonly MemoryBudget _budget = new(64L << 20);
-    private readonly SegmentCatalog _catalog;
-    private readonly SegmentWriter _writer;
-    private readonly SpanAssembler _assembler;
-    private readonly Sealer _sealer;
-    private readonly HotIndex _hot;
+    private readonly SealingPipeline _pipeline;
 
-    public HotIndexTests()
-    {
-        _catalog = SegmentCatalog.Open(_folder.Path);
-        _writer = new SegmentWriter(_catalog.SegmentsFolder);
-        _assembler = new SpanAssembler(new AssemblerOptions { MaxSpansPerPart = 3 }, _budget, _time);
+    // Finished traces wait for 30 s or a million spans before they are written: the pending window stays open until
+    // the test moves the clock.
+    public HotIndexTests() => _pipeline = new SealingPipeline("hot-index", 64L << 20, new AssemblerOptions { MaxSpansPerPart = 3 }, new SealerOptions { SegmentTargetSpans = 1_000_000, SegmentMaxDelay = TimeSpan.FromSeconds(30) }, _time);
 
-        // Finished traces wait for 30 s or a million spans before they are written: the pending window stays open
-        // until the test moves the clock.
-        _sealer = new Sealer(_assembler, _budget, _writer, _catalog, () => { }, new SealerOptions { SegmentTargetSpans = 1_000_000, SegmentMaxDelay = TimeSpan.FromSeconds(30) }, NullLogger.Instance, _time);
-        _hot = new HotIndex(_assembler, _sealer, _catalog);
-    }
-
-    public void Dispose()
-    {
-        _sealer.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        _writer.Dispose();
-        _catalog.Dispose();
-        _folder.Dispose();
-    }
+    public void Dispose() => _pipeline.Dispose();
 
     [Fact]
     public void Open_trace_is_in_progress_until_its_root_arrives_ended_then_takes_the_roots_state()
     {
         Ingest(Span(2, 1, "child", status: OtlpStatusCode.Ok));
-        var before = HotSummary.Of(_hot.Find(Key.TraceId)!.Read());
+        var before = HotSummary.Of(_pipeline.Hot.Find(Key.TraceId)!.Read());
         Assert.Equal(TraceState.InProgress, before.State);
         Assert.Null(before.TraceName);
         Assert.Equal(1, before.SpanCount);
 
         Ingest(Span(1, 0, "root", status: OtlpStatusCode.Error));
-        var after = HotSummary.Of(_hot.Find(Key.TraceId)!.Read());
+        var after = HotSummary.Of(_pipeline.Hot.Find(Key.TraceId)!.Read());
         Assert.Equal(TraceState.Error, after.State);
         Assert.Equal("root", after.TraceName);
         Assert.Equal(2, after.SpanCount);
@@ -68,13 +45,13 @@ public sealed class HotIndexTests : IDisposable
     {
         Ingest(Span(1, 0, "root", end: 0, status: OtlpStatusCode.Ok), Span(2, 1, "child"));
 
-        var summary = HotSummary.Of(_hot.Find(Key.TraceId)!.Read());
+        var summary = HotSummary.Of(_pipeline.Hot.Find(Key.TraceId)!.Read());
         Assert.Equal(TraceState.InProgress, summary.State);
         Assert.Equal("root", summary.TraceName);
 
         // Sealed as it is (flush), the trace reads with the root's status, as MLflow logs it.
-        Assert.Equal(1, _sealer.SealNow(everything: true));
-        Assert.Null(_hot.Find(Key.TraceId));
+        Assert.Equal(1, _pipeline.Sealer.SealNow(everything: true));
+        Assert.Null(_pipeline.Hot.Find(Key.TraceId));
     }
 
     [Fact]
@@ -82,36 +59,36 @@ public sealed class HotIndexTests : IDisposable
     {
         Ingest(Root(), Span(2, 1, "child"));
         _time.Advance(TimeSpan.FromSeconds(3));
-        Assert.Equal(0, _sealer.SealNow());
-        Assert.Equal(0, _assembler.OpenTraces);
-        Assert.Single(_sealer.PendingSnapshot());
-        Assert.Empty(_catalog.Segments());
+        Assert.Equal(0, _pipeline.Sealer.SealNow());
+        Assert.Equal(0, _pipeline.Assembler.OpenTraces);
+        Assert.Single(_pipeline.Sealer.PendingSnapshot());
+        Assert.Empty(_pipeline.Catalog.Segments());
 
-        var pending = _hot.Find(Key.TraceId);
+        var pending = _pipeline.Hot.Find(Key.TraceId);
         Assert.NotNull(pending);
         Assert.Equal(2, pending.Read().Spans.Count);
         Assert.Equal(TraceState.Ok, HotSummary.Of(pending.Read()).State);
 
         _time.Advance(TimeSpan.FromSeconds(30));
-        Assert.Equal(1, _sealer.SealNow());
-        Assert.Empty(_sealer.PendingSnapshot());
-        Assert.Null(_hot.Find(Key.TraceId));
-        Assert.Single(_catalog.SegmentsHolding(Key.TraceId.ToMlflowId()));
+        Assert.Equal(1, _pipeline.Sealer.SealNow());
+        Assert.Empty(_pipeline.Sealer.PendingSnapshot());
+        Assert.Null(_pipeline.Hot.Find(Key.TraceId));
+        Assert.Single(_pipeline.Catalog.SegmentsHolding(Key.TraceId.ToMlflowId()));
     }
 
     [Fact]
     public void Trace_sealed_right_after_the_assembler_read_is_still_read_from_the_part_found_there()
     {
         Ingest(Root(), Span(2, 1, "child"));
-        _hot.AfterAssemblerRead = () => Assert.Equal(1, _sealer.SealNow(everything: true));
+        _pipeline.Hot.AfterAssemblerRead = () => Assert.Equal(1, _pipeline.Sealer.SealNow(everything: true));
 
-        var found = _hot.Find(Key.TraceId);
+        var found = _pipeline.Hot.Find(Key.TraceId);
 
         // The part found open was taken, written and committed meanwhile: it no longer changes, so it is read as it
         // is, and the catalog read that follows finds it too (readers keep each span once).
         Assert.NotNull(found);
         Assert.Equal(2, found.Read().Spans.Count);
-        Assert.Single(_catalog.SegmentsHolding(Key.TraceId.ToMlflowId()));
+        Assert.Single(_pipeline.Catalog.SegmentsHolding(Key.TraceId.ToMlflowId()));
     }
 
     [Fact]
@@ -119,14 +96,14 @@ public sealed class HotIndexTests : IDisposable
     {
         Ingest(Root(), Span(2, 1, "child"));
         _time.Advance(TimeSpan.FromSeconds(3));
-        Assert.Equal(0, _sealer.SealNow());
-        Assert.Single(_sealer.PendingSnapshot());
+        Assert.Equal(0, _pipeline.Sealer.SealNow());
+        Assert.Single(_pipeline.Sealer.PendingSnapshot());
         _time.Advance(TimeSpan.FromSeconds(30));
-        _hot.AfterAssemblerRead = () => Assert.Equal(1, _sealer.SealNow());
+        _pipeline.Hot.AfterAssemblerRead = () => Assert.Equal(1, _pipeline.Sealer.SealNow());
 
         // Not in the assembler when read, no longer pending when read: committed, so the catalog (read after) has it.
-        Assert.Null(_hot.Find(Key.TraceId));
-        Assert.Single(_catalog.SegmentsHolding(Key.TraceId.ToMlflowId()));
+        Assert.Null(_pipeline.Hot.Find(Key.TraceId));
+        Assert.Single(_pipeline.Catalog.SegmentsHolding(Key.TraceId.ToMlflowId()));
     }
 
     [Fact]
@@ -135,15 +112,15 @@ public sealed class HotIndexTests : IDisposable
         // Parts of 3 spans: the first three fill a part; the next request (with a retry of span 2) opens a new one.
         Ingest(Root(), Span(2, 1, "a"), Span(3, 1, "b"));
         Ingest(Span(2, 1, "a"), Span(4, 1, "c"));
-        var found = _hot.Find(Key.TraceId)!;
+        var found = _pipeline.Hot.Find(Key.TraceId)!;
         Assert.Equal(2, found.PartCount);
         Assert.Equal([1UL, 2, 3, 4], SpanIds(found.Read()));
 
         // The filled part goes to the sealer (pending); the open one stays.
-        Assert.Equal(0, _sealer.SealNow());
-        Assert.Single(_sealer.PendingSnapshot());
-        Assert.Equal(1, _assembler.OpenTraces);
-        var split = _hot.Find(Key.TraceId)!;
+        Assert.Equal(0, _pipeline.Sealer.SealNow());
+        Assert.Single(_pipeline.Sealer.PendingSnapshot());
+        Assert.Equal(1, _pipeline.Assembler.OpenTraces);
+        var split = _pipeline.Hot.Find(Key.TraceId)!;
         Assert.Equal(2, split.PartCount);
         Assert.Equal([1UL, 2, 3, 4], SpanIds(split.Read()));
         Assert.Equal(4, HotSummary.Of(split.Read()).SpanCount);
@@ -153,7 +130,7 @@ public sealed class HotIndexTests : IDisposable
     public void Reading_an_open_trace_copies_it_so_later_spans_do_not_change_what_was_read()
     {
         Ingest(Root(), Span(2, 1, "a"));
-        var found = _hot.Find(Key.TraceId)!;
+        var found = _pipeline.Hot.Find(Key.TraceId)!;
         var first = found.Read();
 
         Ingest(Span(3, 1, "b"));
@@ -167,18 +144,18 @@ public sealed class HotIndexTests : IDisposable
         Ingest(Root(), Span(2, 1, "a"), Span(3, 1, "b"));
         Ingest(Span(4, 1, "c"));
         var other = OtherTrace(Span(1, 0, "other root"));
-        _assembler.Add(DecodedBatches.Decode(Request("svc", other)), "other-experiment", walSequence: 9);
-        Assert.Equal(0, _sealer.SealNow());
+        _pipeline.Assembler.Add(DecodedBatches.Decode(Request("svc", other)), "other-experiment", walSequence: 9);
+        Assert.Equal(0, _pipeline.Sealer.SealNow());
 
-        var all = _hot.Snapshot();
+        var all = _pipeline.Hot.Snapshot();
         Assert.Equal(2, all.Count);
         Assert.Equal(4, all.Single(t => t.TraceId == Key.TraceId).Read().Spans.Count);
 
-        var one = Assert.Single(_hot.Snapshot(key => key.ExperimentId == "other-experiment"));
+        var one = Assert.Single(_pipeline.Hot.Snapshot(key => key.ExperimentId == "other-experiment"));
         Assert.Equal("other-experiment", one.Key.ExperimentId);
     }
 
-    private void Ingest(params OtlpSpan[] spans) => _assembler.Add(DecodedBatches.Decode(Request("svc", spans)), ExperimentId, walSequence: 1);
+    private void Ingest(params OtlpSpan[] spans) => _pipeline.Assembler.Add(DecodedBatches.Decode(Request("svc", spans)), ExperimentId, walSequence: 1);
 
     private static OtlpSpan OtherTrace(OtlpSpan span)
     {

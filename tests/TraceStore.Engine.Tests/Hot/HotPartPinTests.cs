@@ -1,8 +1,4 @@
-using Microsoft.Extensions.Logging.Abstractions;
-using TraceStore.Engine.Admission;
 using TraceStore.Engine.Assembly;
-using TraceStore.Engine.Catalog;
-using TraceStore.Engine.Hot;
 using TraceStore.Engine.Segments;
 using TraceStore.Engine.Tests.Assembly;
 using TraceStore.Testing;
@@ -20,41 +16,22 @@ public sealed class HotPartPinTests : IDisposable
 {
     private const int PartSpans = 5_000;
 
-    private readonly TempDirectory _folder = new("hot-pins");
     private readonly ManualTime _time = new();
-    private readonly MemoryBudget _budget = new(256L << 20);
-    private readonly SegmentCatalog _catalog;
-    private readonly SegmentWriter _writer;
-    private readonly SpanAssembler _assembler;
-    private readonly Sealer _sealer;
-    private readonly HotIndex _hot;
+    private readonly SealingPipeline _pipeline;
 
-    public HotPartPinTests()
-    {
-        _catalog = SegmentCatalog.Open(_folder.Path);
-        _writer = new SegmentWriter(_catalog.SegmentsFolder);
-        _assembler = new SpanAssembler(new AssemblerOptions { MaxSpansPerPart = PartSpans }, _budget, _time);
-        _sealer = new Sealer(_assembler, _budget, _writer, _catalog, () => { }, new SealerOptions { SegmentTargetSpans = 1 }, NullLogger.Instance, _time);
-        _hot = new HotIndex(_assembler, _sealer, _catalog);
-    }
+    public HotPartPinTests() => _pipeline = new SealingPipeline("hot-pins", 256L << 20, new AssemblerOptions { MaxSpansPerPart = PartSpans }, new SealerOptions { SegmentTargetSpans = 1 }, _time);
 
-    public void Dispose()
-    {
-        _sealer.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        _writer.Dispose();
-        _catalog.Dispose();
-        _folder.Dispose();
-    }
+    public void Dispose() => _pipeline.Dispose();
 
     [Fact]
     public void A_part_a_hot_read_holds_is_not_lent_to_the_next_part_until_the_read_is_disposed()
     {
         IngestPart(firstSpan: 2, tag: "first");
-        var found = _hot.Find(Key.TraceId)!;
+        var found = _pipeline.Hot.Find(Key.TraceId)!;
         var read = found.Read();
-        Assert.Equal(1, _sealer.SealNow());
-        Assert.Single(_catalog.SegmentsHolding(Key.TraceId.ToMlflowId()));
-        Assert.Equal(0, _assembler.Pool.Count);
+        Assert.Equal(1, _pipeline.Sealer.SealNow());
+        Assert.Single(_pipeline.Catalog.SegmentsHolding(Key.TraceId.ToMlflowId()));
+        Assert.Equal(0, _pipeline.Assembler.Pool.Count);
 
         // The next part gets arrays of its own; what the read holds is unchanged.
         IngestPart(firstSpan: 2 + PartSpans, tag: "second");
@@ -62,11 +39,11 @@ public sealed class HotPartPinTests : IDisposable
 
         found.Dispose();
         Assert.Throws<ObjectDisposedException>(() => found.Read());
-        Assert.Equal(1, _sealer.SealNow());
-        Assert.Equal(1, _assembler.Pool.Count);
+        Assert.Equal(1, _pipeline.Sealer.SealNow());
+        Assert.Equal(1, _pipeline.Assembler.Pool.Count);
         IngestPart(firstSpan: 2 + (2 * PartSpans), tag: "third");
-        Assert.Equal(0, _assembler.Pool.Count);
-        using var third = _hot.Find(Key.TraceId)!;
+        Assert.Equal(0, _pipeline.Assembler.Pool.Count);
+        using var third = _pipeline.Hot.Find(Key.TraceId)!;
         AssertNames(third.Read(), firstSpan: 2 + (2 * PartSpans), tag: "third");
     }
 
@@ -74,12 +51,12 @@ public sealed class HotPartPinTests : IDisposable
     public void A_part_committed_and_lent_before_the_reader_pinned_it_is_left_to_the_catalog()
     {
         IngestPart(firstSpan: 2, tag: "first");
-        _hot.AfterAssemblerRead = () => Assert.Equal(1, _sealer.SealNow());
+        _pipeline.Hot.AfterAssemblerRead = () => Assert.Equal(1, _pipeline.Sealer.SealNow());
 
         // Seen in the assembler, then committed and released (its arrays kept for the next part) before the pin.
-        Assert.Null(_hot.Find(Key.TraceId));
-        Assert.Equal(1, _assembler.Pool.Count);
-        Assert.Single(_catalog.SegmentsHolding(Key.TraceId.ToMlflowId()));
+        Assert.Null(_pipeline.Hot.Find(Key.TraceId));
+        Assert.Equal(1, _pipeline.Assembler.Pool.Count);
+        Assert.Single(_pipeline.Catalog.SegmentsHolding(Key.TraceId.ToMlflowId()));
     }
 
     [Fact]
@@ -91,7 +68,7 @@ public sealed class HotPartPinTests : IDisposable
         {
             while (!stop.IsCancellationRequested)
             {
-                foreach (var trace in _hot.Snapshot())
+                foreach (var trace in _pipeline.Hot.Snapshot())
                 {
                     using (trace)
                     {
@@ -107,7 +84,7 @@ public sealed class HotPartPinTests : IDisposable
             for (var part = 0; part < 12; part++)
             {
                 IngestPart(firstSpan: 2 + (part * PartSpans), tag: $"p{part}");
-                _sealer.SealNow();
+                _pipeline.Sealer.SealNow();
             }
         }
         finally
@@ -117,13 +94,13 @@ public sealed class HotPartPinTests : IDisposable
         }
 
         Assert.True(reads > 0);
-        Assert.Equal(12, _catalog.Segments().Count);
+        Assert.Equal(12, _pipeline.Catalog.Segments().Count);
     }
 
     private void IngestPart(int firstSpan, string tag)
     {
         var spans = Enumerable.Range(firstSpan, PartSpans).Select(id => Span((ulong)id, 1, $"{tag}-{id}", attributes: ("k", $"{tag}:{id}"))).ToArray();
-        _assembler.Add(DecodedBatches.Decode(Request("svc", spans)), ExperimentId, walSequence: firstSpan);
+        _pipeline.Assembler.Add(DecodedBatches.Decode(Request("svc", spans)), ExperimentId, walSequence: firstSpan);
     }
 
     /// <summary>Every span of <paramref name="buffer"/> as it was stored: its id, name and attribute agree, and no id

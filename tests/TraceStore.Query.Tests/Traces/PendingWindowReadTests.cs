@@ -1,8 +1,4 @@
-using Microsoft.Extensions.Logging.Abstractions;
-using TraceStore.Engine.Admission;
 using TraceStore.Engine.Assembly;
-using TraceStore.Engine.Catalog;
-using TraceStore.Engine.Hot;
 using TraceStore.Engine.Segments;
 using TraceStore.Engine.Traces;
 using TraceStore.Query.Traces;
@@ -15,42 +11,23 @@ namespace TraceStore.Query.Tests.Traces;
 /// assembler, sealer, writer and catalog moved by a manual clock and the hot index's test seams: deterministic.</summary>
 public sealed class PendingWindowReadTests : IDisposable
 {
-    private readonly TempDirectory _folder = new("pending-reads");
     private readonly ManualClock _time = new();
-    private readonly MemoryBudget _budget = new(64L << 20);
-    private readonly SegmentCatalog _catalog;
-    private readonly SegmentWriter _writer;
-    private readonly SpanAssembler _assembler;
-    private readonly Sealer _sealer;
-    private readonly HotIndex _hot;
+    private readonly SealingPipeline _pipeline;
 
-    public PendingWindowReadTests()
-    {
-        _catalog = SegmentCatalog.Open(_folder.Path);
-        _writer = new SegmentWriter(_catalog.SegmentsFolder);
-        _assembler = new SpanAssembler(new AssemblerOptions(), _budget, _time);
-        _sealer = new Sealer(_assembler, _budget, _writer, _catalog, () => { }, new SealerOptions { SegmentTargetSpans = 1_000_000, SegmentMaxDelay = TimeSpan.FromSeconds(30) }, NullLogger.Instance, _time);
-        _hot = new HotIndex(_assembler, _sealer, _catalog);
-    }
+    public PendingWindowReadTests() => _pipeline = new SealingPipeline("pending-reads", 64L << 20, new AssemblerOptions(), new SealerOptions { SegmentTargetSpans = 1_000_000, SegmentMaxDelay = TimeSpan.FromSeconds(30) }, _time);
 
-    public void Dispose()
-    {
-        _sealer.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        _writer.Dispose();
-        _catalog.Dispose();
-        _folder.Dispose();
-    }
+    public void Dispose() => _pipeline.Dispose();
 
     [Fact]
     public void Trace_waiting_for_its_segment_is_read_whole_and_once_even_when_committed_during_the_read()
     {
-        _assembler.Add(Batch([new(1, 1, 0, WithInputs: true), new(1, 2, 1, StartNs: 10), new(1, 3, 1, StartNs: 20)]), "0", walSequence: 1);
+        _pipeline.Assembler.Add(Batch([new(1, 1, 0, WithInputs: true), new(1, 2, 1, StartNs: 10), new(1, 3, 1, StartNs: 20)]), "0", walSequence: 1);
         _time.Advance(TimeSpan.FromSeconds(3));
-        Assert.Equal(0, _sealer.SealNow());
-        Assert.Single(_sealer.PendingSnapshot());
-        Assert.Equal(0, _assembler.OpenTraces);
-        Assert.Empty(_catalog.Segments());
-        using var reader = new TraceReader(_catalog, _hot);
+        Assert.Equal(0, _pipeline.Sealer.SealNow());
+        Assert.Single(_pipeline.Sealer.PendingSnapshot());
+        Assert.Equal(0, _pipeline.Assembler.OpenTraces);
+        Assert.Empty(_pipeline.Catalog.Segments());
+        using var reader = new TraceReader(_pipeline.Catalog, _pipeline.Hot);
 
         var pending = reader.Get(Id(1))!;
         Assert.Equal([SpanHex(1), SpanHex(2), SpanHex(3)], pending.Spans.Select(s => s.SpanId));
@@ -59,10 +36,10 @@ public sealed class PendingWindowReadTests : IDisposable
 
         // Committed after the hot snapshot and before the catalog read: found in both, read once.
         _time.Advance(TimeSpan.FromSeconds(30));
-        _hot.AfterSnapshot = () => Assert.Equal(1, _sealer.SealNow());
+        _pipeline.Hot.AfterSnapshot = () => Assert.Equal(1, _pipeline.Sealer.SealNow());
         var caught = reader.Get(Id(1))!;
-        _hot.AfterSnapshot = null;
-        Assert.Single(_catalog.SegmentsHolding(Id(1)));
+        _pipeline.Hot.AfterSnapshot = null;
+        Assert.Single(_pipeline.Catalog.SegmentsHolding(Id(1)));
         Assert.Equal(pending.Spans.Select(s => s.SpanId), caught.Spans.Select(s => s.SpanId));
         Assert.Equal(3, caught.Summary.SpanCount);
         Assert.Equal(pending.Spans.Select(s => s.Attributes.Count), caught.Spans.Select(s => s.Attributes.Count));
@@ -71,17 +48,17 @@ public sealed class PendingWindowReadTests : IDisposable
     [Fact]
     public void Trace_taken_by_the_sealer_right_after_the_assembler_read_is_read_whole()
     {
-        _assembler.Add(Batch([new(1, 1, 0), new(1, 2, 1, StartNs: 10)]), "0", walSequence: 1);
-        using var reader = new TraceReader(_catalog, _hot);
+        _pipeline.Assembler.Add(Batch([new(1, 1, 0), new(1, 2, 1, StartNs: 10)]), "0", walSequence: 1);
+        using var reader = new TraceReader(_pipeline.Catalog, _pipeline.Hot);
 
         // Taken into pending (not written: the clock has not moved) between the assembler read and the pending read.
         _time.Advance(TimeSpan.FromSeconds(3));
-        _hot.AfterAssemblerRead = () => Assert.Equal(0, _sealer.SealNow());
+        _pipeline.Hot.AfterAssemblerRead = () => Assert.Equal(0, _pipeline.Sealer.SealNow());
         var trace = reader.Get(Id(1));
-        _hot.AfterAssemblerRead = null;
+        _pipeline.Hot.AfterAssemblerRead = null;
 
         Assert.NotNull(trace);
         Assert.Equal(2, trace.Spans.Count);
-        Assert.Single(_sealer.PendingSnapshot());
+        Assert.Single(_pipeline.Sealer.PendingSnapshot());
     }
 }

@@ -1,7 +1,4 @@
-using Microsoft.Extensions.Logging.Abstractions;
-using TraceStore.Engine.Admission;
 using TraceStore.Engine.Assembly;
-using TraceStore.Engine.Catalog;
 using TraceStore.Engine.Hot;
 using TraceStore.Engine.Segments;
 using TraceStore.Query.Traces;
@@ -19,28 +16,11 @@ public sealed class SpanPagingTests : IDisposable
 {
     private const int SpanCount = 1_400;
 
-    private readonly TempDirectory _folder = new("span-paging");
-    private readonly MemoryBudget _budget = new(256L << 20);
-    private readonly SegmentCatalog _catalog;
-    private readonly SegmentWriter _writer;
-    private readonly SpanAssembler _assembler;
-    private readonly Sealer _sealer;
+    private readonly SealingPipeline _pipeline;
 
-    public SpanPagingTests()
-    {
-        _catalog = SegmentCatalog.Open(_folder.Path);
-        _writer = new SegmentWriter(_catalog.SegmentsFolder);
-        _assembler = new SpanAssembler(new AssemblerOptions(), _budget);
-        _sealer = new Sealer(_assembler, _budget, _writer, _catalog, () => { }, new SealerOptions(), NullLogger.Instance);
-    }
+    public SpanPagingTests() => _pipeline = new SealingPipeline("span-paging", 256L << 20, new AssemblerOptions(), new SealerOptions());
 
-    public void Dispose()
-    {
-        _sealer.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        _writer.Dispose();
-        _catalog.Dispose();
-        _folder.Dispose();
-    }
+    public void Dispose() => _pipeline.Dispose();
 
     [Theory]
     [InlineData(10)]
@@ -51,9 +31,9 @@ public sealed class SpanPagingTests : IDisposable
         Seal(1, 600);
         Seal(450, 1_000);
         Seal(900, 1_250);
-        _assembler.Add(Batch(Spans(1_200, SpanCount)), "0", walSequence: 4);
-        Assert.Equal(3, _catalog.SegmentsHolding(Id(1)).Count);
-        using var reader = new TraceReader(_catalog, new HotIndex(_assembler, _sealer, _catalog));
+        _pipeline.Assembler.Add(Batch(Spans(1_200, SpanCount)), "0", walSequence: 4);
+        Assert.Equal(3, _pipeline.Catalog.SegmentsHolding(Id(1)).Count);
+        using var reader = new TraceReader(_pipeline.Catalog, new HotIndex(_pipeline.Assembler, _pipeline.Sealer, _pipeline.Catalog));
 
         var paged = HotTraceReadTests.AllPages(reader, Id(1), pageSize);
 
@@ -72,10 +52,10 @@ public sealed class SpanPagingTests : IDisposable
     [Fact]
     public void Page_boundary_between_spans_with_the_same_start_time_splits_them_by_span_id()
     {
-        _assembler.Add(Batch([new(1, 1, 0), new(1, 9, 1, StartNs: 50), new(1, 4, 1, StartNs: 50), new(1, 6, 1, StartNs: 50)]), "0", walSequence: 1);
-        Seal(_assembler.TakeAll());
-        _assembler.Add(Batch([new(1, 4, 1, StartNs: 50), new(1, 7, 1, StartNs: 50)]), "0", walSequence: 2);
-        using var reader = new TraceReader(_catalog, new HotIndex(_assembler, _sealer, _catalog));
+        _pipeline.Assembler.Add(Batch([new(1, 1, 0), new(1, 9, 1, StartNs: 50), new(1, 4, 1, StartNs: 50), new(1, 6, 1, StartNs: 50)]), "0", walSequence: 1);
+        Seal(_pipeline.Assembler.TakeAll());
+        _pipeline.Assembler.Add(Batch([new(1, 4, 1, StartNs: 50), new(1, 7, 1, StartNs: 50)]), "0", walSequence: 2);
+        using var reader = new TraceReader(_pipeline.Catalog, new HotIndex(_pipeline.Assembler, _pipeline.Sealer, _pipeline.Catalog));
 
         var pages = new List<IReadOnlyList<string>>();
         string? token = null;
@@ -94,7 +74,7 @@ public sealed class SpanPagingTests : IDisposable
     public void Page_size_and_token_are_checked_and_an_unknown_trace_has_no_page()
     {
         Seal(1, 3);
-        using var reader = new TraceReader(_catalog, new HotIndex(_assembler, _sealer, _catalog));
+        using var reader = new TraceReader(_pipeline.Catalog, new HotIndex(_pipeline.Assembler, _pipeline.Sealer, _pipeline.Catalog));
 
         Assert.Equal(QueryErrorCode.InvalidParameterValue, Assert.Throws<TraceStoreQueryException>(() => reader.GetPage(Id(1), 0)).Code);
         Assert.Throws<TraceStoreQueryException>(() => reader.GetPage(Id(1), TraceReader.MaxPageSize + 1));
@@ -116,12 +96,12 @@ public sealed class SpanPagingTests : IDisposable
 
     private void Seal(int from, int to)
     {
-        _assembler.Add(Batch(Spans(from, to)), "0", walSequence: 1);
-        Seal(_assembler.TakeAll());
+        _pipeline.Assembler.Add(Batch(Spans(from, to)), "0", walSequence: 1);
+        Seal(_pipeline.Assembler.TakeAll());
     }
 
     private void Seal(List<SealedTrace> traces) =>
-        _catalog.Commit(_writer.Write(_catalog.NextSealSequence(), [.. traces.Select(t => t.Buffer)]));
+        _pipeline.Catalog.Commit(_pipeline.Writer.Write(_pipeline.Catalog.NextSealSequence(), [.. traces.Select(t => t.Buffer)]));
 
     private static string Describe(Query.Traces.SpanRow span) =>
         $"{span.SpanId} {span.ParentSpanId} {span.Name} {span.StartTimeNs} {span.EndTimeNs} {span.Status} " +
