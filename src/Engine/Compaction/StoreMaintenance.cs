@@ -198,8 +198,9 @@ internal sealed class StoreMaintenance : IAsyncDisposable
     }
 
     /// <summary>Whether a background round puts the next rewrite or merge off: ingest was short of memory since the
-    /// previous check (the previous merge, or the previous round), and merges have not been put off for
-    /// <see cref="CompactionOptions.MaxMergeDeferral"/> already.</summary>
+    /// previous check (made before each rewrite or merge, in this round or an earlier one; a round with nothing to
+    /// merge checks nothing), and merges have not been put off for <see cref="CompactionOptions.MaxMergeDeferral"/>
+    /// already.</summary>
     private bool ShouldDeferMerges()
     {
         var shortages = _shortages();
