@@ -36,6 +36,11 @@ internal static class BenchCompactCommand
         new("4 x 64 MiB buffers, 64 MiB DuckDB", 4, 64L << 20, 64L << 20),
         new("12 x 64 MiB buffers, 64 MiB DuckDB", 12, 64L << 20, 64L << 20),
         new("12 x 64 MiB buffers, 256 MiB DuckDB", 12, 64L << 20, 256L << 20),
+
+        // Tiny segments (one request each, what a store with little traffic seals): reading memory grows with the
+        // number of inputs, which CompactionOptions.MaxMergeInputs bounds.
+        new("32 x 1 request, 64 MiB DuckDB", 32, 1, 64L << 20),
+        new("256 x 1 request, 64 MiB DuckDB", 256, 1, 64L << 20),
     ];
 
     public static Command Create()
@@ -43,6 +48,8 @@ internal static class BenchCompactCommand
         var rounds = new Option<int>("--rounds") { Description = "Merges of each configuration and payload (medians are printed).", DefaultValueFactory = _ => 2 };
         var retentionSegments = new Option<int>("--retention-segments") { Description = "Segments (8 MiB of buffers each) that retention runs over; 0 skips retention.", DefaultValueFactory = _ => 32 };
         var ingestSeconds = new Option<double>("--ingest-seconds") { Description = "Measuring window of each ingest run (compaction off, then on); 0 skips the ingest part.", DefaultValueFactory = _ => 15 };
+        var ingestPaced = new Option<double>("--ingest-paced") { Description = "After the bulk ingest runs, paced runs offering this fraction of the bulk runs' median sealed spans/s (compaction off); 0 skips them.", DefaultValueFactory = _ => 0.5 };
+        var pacedSeconds = new Option<double>("--ingest-paced-seconds") { Description = "Measuring window of each paced run: longer than the sealer's 30 s segment delay, so that segments are sealed (and merged) below capacity.", DefaultValueFactory = _ => 75 };
         var ingestRounds = new Option<int>("--ingest-rounds") { Description = "Ingest runs of each setting, taking turns.", DefaultValueFactory = _ => 3 };
         var only = new Option<string?>("--merges") { Description = "Only the merge configurations whose name contains this text (default: all)." };
         var kinds = new Option<string>("--payloads") { Description = "Payload kinds, comma-separated (small, genai, genai-text).", DefaultValueFactory = _ => "small,genai" };
@@ -51,7 +58,7 @@ internal static class BenchCompactCommand
         var folder = new Option<DirectoryInfo?>("--data") { Description = "Folder to write in (default: a new folder under the system temp folder, deleted after)." };
         var command = new Command("compact", "Measure compaction (merge spans/s, MB/s, peak memory, spill), retention (TTL and byte cap over many segments) and compaction's effect on ingest.")
         {
-            rounds, only, retentionSegments, ingestSeconds, ingestRounds, kinds, format, folder,
+            rounds, only, retentionSegments, ingestSeconds, ingestRounds, ingestPaced, pacedSeconds, kinds, format, folder,
         };
         command.SetAction(async (result, cancellation) =>
         {
@@ -70,7 +77,7 @@ internal static class BenchCompactCommand
                 var merges = Merges(Path.Combine(root, "merge"), payloads, configurations, Math.Max(1, result.GetValue(rounds)), progress);
                 var retention = result.GetValue(retentionSegments) > 0 ? Retention(Path.Combine(root, "retention"), result.GetValue(retentionSegments), progress) : null;
                 var ingest = result.GetValue(ingestSeconds) > 0
-                    ? await BenchCompactIngest.Run(Path.Combine(root, "ingest"), payloads, TimeSpan.FromSeconds(result.GetValue(ingestSeconds)), Math.Max(1, result.GetValue(ingestRounds)), progress).ConfigureAwait(false)
+                    ? await BenchCompactIngest.Run(Path.Combine(root, "ingest"), payloads, TimeSpan.FromSeconds(result.GetValue(ingestSeconds)), Math.Max(1, result.GetValue(ingestRounds)), result.GetValue(ingestPaced), TimeSpan.FromSeconds(result.GetValue(pacedSeconds)), progress).ConfigureAwait(false)
                     : null;
                 progress.WriteLine($"load average at the end {BenchSealCommand.LoadAverage()}");
                 Write(output, json, ("merge", merges), ("retention", retention), ("ingest", ingest));

@@ -28,6 +28,9 @@ internal static class BenchIngestCommand
 
     private static readonly TimeSpan LongestWarmUp = TimeSpan.FromSeconds(30);
 
+    /// <summary>How far a paced producer that fell behind its schedule may catch up (see <see cref="Measure"/>).</summary>
+    private static readonly TimeSpan PacedCatchUp = TimeSpan.FromSeconds(1);
+
     public static Command Create()
     {
         var seconds = new Option<double>("--seconds") { Description = "Measuring window per run (after the warm-up).", DefaultValueFactory = _ => 20 };
@@ -155,8 +158,17 @@ internal static class BenchIngestCommand
         return table;
     }
 
-    internal static async Task<Outcome> Measure(TraceStoreOptions options, BenchRequests[] requests, double otlpPerSpan, TimeSpan window)
+    /// <summary>
+    /// Runs one store under <paramref name="requests"/>' producers, warms it up, then measures a window.
+    /// <paramref name="offeredSpansPerSecond"/> 0 is a bulk client: each producer sends its next request as soon as
+    /// the last one is accepted (the store's capacity is what is measured). Above 0 the producers together offer that
+    /// many spans per second on a fixed schedule (a paced client, below capacity): a producer that falls behind
+    /// catches up by at most <see cref="PacedCatchUp"/> of sends, so a stall is not followed by an unbounded burst,
+    /// and the warm-up is <see cref="WarmUp"/> alone (paced load may never reach the high watermark).
+    /// </summary>
+    internal static async Task<Outcome> Measure(TraceStoreOptions options, BenchRequests[] requests, double otlpPerSpan, TimeSpan window, double offeredSpansPerSecond = 0)
     {
+        var perProducer = offeredSpansPerSecond / requests.Length;
         var store = Engine.TraceStore.Open(options);
         await using var closing = store.ConfigureAwait(false);
         using var stop = new CancellationTokenSource();
@@ -166,8 +178,19 @@ internal static class BenchIngestCommand
         var producers = requests.Select((pool, p) => Task.Run(async () =>
         {
             var request = pool.Next();
+            var due = Stopwatch.GetTimestamp();
             while (!stop.IsCancellationRequested)
             {
+                if (perProducer > 0)
+                {
+                    var now = Stopwatch.GetTimestamp();
+                    due = Math.Max(due, now - (long)(PacedCatchUp.TotalSeconds * Stopwatch.Frequency));
+                    if (due > now)
+                    {
+                        await Task.Delay(Stopwatch.GetElapsedTime(now, due), CancellationToken.None).ConfigureAwait(false);
+                    }
+                }
+
                 var started = Stopwatch.GetTimestamp();
                 var result = await store.IngestAsync(new OtlpPayload(request.Body, OtlpPayloadFormat.Protobuf)).ConfigureAwait(false);
                 switch (result.Outcome)
@@ -179,6 +202,11 @@ internal static class BenchIngestCommand
                         }
 
                         Interlocked.Add(ref accepted, result.AcceptedSpans);
+                        if (perProducer > 0)
+                        {
+                            due += (long)(request.Spans / perProducer * Stopwatch.Frequency);
+                        }
+
                         request = pool.Next();
                         break;
                     case IngestOutcome.Overloaded:
@@ -192,7 +220,7 @@ internal static class BenchIngestCommand
         })).ToArray();
 
         var warming = Stopwatch.StartNew();
-        while (warming.Elapsed < LongestWarmUp && (warming.Elapsed < WarmUp || store.Budget.PeakBytes <= store.Budget.HighWatermarkBytes))
+        while (warming.Elapsed < LongestWarmUp && (warming.Elapsed < WarmUp || (perProducer == 0 && store.Budget.PeakBytes <= store.Budget.HighWatermarkBytes)))
         {
             await Task.Delay(100).ConfigureAwait(false);
         }

@@ -12,7 +12,8 @@ namespace TraceStore.Server.Cli;
 
 /// <summary>
 /// Committed segments made for a compaction or retention benchmark: <c>count</c> segments of about
-/// <c>bufferBytes</c> of trace buffers each (the sealer's <see cref="SealerOptions.MaxSegmentBufferBytes"/>), written
+/// <c>bufferBytes</c> of trace buffers each (whole requests until the next would pass it, so at least one request:
+/// a <c>bufferBytes</c> below one request's makes segments of one request each), written
 /// by a real assembler, <see cref="Sealer"/> and <see cref="SegmentCatalog"/> into a new store folder, from
 /// <see cref="BenchRequests"/> (distinct requests with new ids, so segments do not repeat content and no span is a
 /// duplicate). Every trace goes to experiment "0". Building them is not timed.
@@ -35,7 +36,7 @@ internal static class SegmentPile
         var assembler = new SpanAssembler(new AssemblerOptions(), budget);
         var catalog = SegmentCatalog.Open(folder);
         using var writer = new SegmentWriter(catalog.SegmentsFolder, new SegmentWriterOptions());
-        var sealer = new Sealer(assembler, budget, writer, catalog, () => { }, new SealerOptions { MaxSegmentBufferBytes = bufferBytes, SegmentTargetSpans = int.MaxValue }, NullLogger.Instance);
+        var sealer = new Sealer(assembler, budget, writer, catalog, () => { }, new SealerOptions { MaxSegmentBufferBytes = Math.Max(bufferBytes, new SealerOptions().MaxSegmentBufferBytes), SegmentTargetSpans = int.MaxValue }, NullLogger.Instance);
         try
         {
             using var decoder = new OtlpRequestDecoder();
