@@ -31,6 +31,13 @@ public sealed record CompactionOptions
     /// <summary>A merge takes small segments, oldest first, until their bytes reach this. Default 128 MiB.</summary>
     public long TargetSegmentBytes { get; init; } = 128L << 20;
 
+    /// <summary>A merge takes at most this many segments (and more merges follow in the same round). Each input is
+    /// read by a stream of its own that holds one row group and one chunk while the merge runs, so the count, not the
+    /// bytes, bounds a merge's reading memory when segments are tiny (a store with little traffic seals one every
+    /// <c>SegmentMaxDelay</c>). Default 32: 12 default-size GenAI segments merged within 64 MiB of DuckDB memory, with
+    /// about 500 MiB of peak process memory (docs/segments.md, "Compaction").</summary>
+    public int MaxMergeInputs { get; init; } = 32;
+
     /// <summary>A segment of any size is rewritten without its deleted traces once they are at least this fraction of
     /// its traces (so deleted and expired data leaves the disk even from large segments). Default 0.2.</summary>
     public double RewriteDeletedFraction { get; init; } = 0.2;
@@ -56,6 +63,7 @@ public sealed record CompactionOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMergeDeferral, TimeSpan.Zero, nameof(MaxMergeDeferral));
         ArgumentOutOfRangeException.ThrowIfLessThan(SmallSegmentBytes, 1, nameof(SmallSegmentBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(TargetSegmentBytes, 1, nameof(TargetSegmentBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxMergeInputs, 2, nameof(MaxMergeInputs));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(RewriteDeletedFraction, 0.0, nameof(RewriteDeletedFraction));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(RewriteDeletedFraction, 1.0, nameof(RewriteDeletedFraction));
         ArgumentOutOfRangeException.ThrowIfLessThan(DeletedTraceGracePeriod, TimeSpan.Zero, nameof(DeletedTraceGracePeriod));

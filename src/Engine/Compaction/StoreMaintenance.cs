@@ -254,7 +254,8 @@ internal sealed class StoreMaintenance : IAsyncDisposable
 
         int merges = 0, merged = 0;
         var limit = _catalog.Segments().Count;
-        for (var plan = _compactor.Plan(_options.SmallSegmentBytes, _options.TargetSegmentBytes); !deferred && plan.Count > 0 && merges < limit; plan = _compactor.Plan(_options.SmallSegmentBytes, _options.TargetSegmentBytes))
+        IReadOnlyList<SegmentInfo> Plan() => _compactor.Plan(_options.SmallSegmentBytes, _options.TargetSegmentBytes, _options.MaxMergeInputs);
+        for (var plan = Plan(); !deferred && plan.Count > 0 && merges < limit; plan = Plan())
         {
             if (deferrable && ShouldDeferMerges())
             {

@@ -72,15 +72,20 @@ public sealed class SegmentCompactor : IDisposable
     internal Action? AfterOverlaySnapshot { get; set; }
 
     /// <summary>The segments a merge would take now: the oldest of those smaller than <paramref name="smallBytes"/>,
-    /// until their bytes reach <paramref name="targetBytes"/>; empty unless at least two qualify.</summary>
-    public IReadOnlyList<SegmentInfo> Plan(long smallBytes, long targetBytes)
+    /// until their bytes reach <paramref name="targetBytes"/> or they number <paramref name="maxInputs"/>; empty unless
+    /// at least two qualify. The count bound is what keeps a merge's reading memory bounded: every input is read
+    /// through a stream of its own that holds a row group and a chunk (see <see cref="ReaderMemoryBytes"/>), so a
+    /// store that sealed thousands of tiny segments (a trickle of traffic, one segment per <c>SegmentMaxDelay</c>)
+    /// merges them a bounded batch at a time.</summary>
+    public IReadOnlyList<SegmentInfo> Plan(long smallBytes, long targetBytes, int maxInputs = int.MaxValue)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxInputs, 2);
         var chosen = new List<SegmentInfo>();
         long bytes = 0;
         // Only segments of the current format merge: version 1 named spans in attrs by text ids.
         foreach (var segment in _catalog.Segments().Where(s => s.Bytes < smallBytes && s.FormatVersion == SegmentFormat.Version))
         {
-            if (bytes >= targetBytes)
+            if (bytes >= targetBytes || chosen.Count == maxInputs)
             {
                 break;
             }
