@@ -34,8 +34,9 @@ public sealed record CompactionOptions
     /// <summary>A merge takes at most this many segments (and more merges follow in the same round). Each input is
     /// read by a stream of its own that holds one row group and one chunk while the merge runs, so the count, not the
     /// bytes, bounds a merge's reading memory when segments are tiny (a store with little traffic seals one every
-    /// <c>SegmentMaxDelay</c>). Default 32: 12 default-size GenAI segments merged within 64 MiB of DuckDB memory, with
-    /// about 500 MiB of peak process memory (docs/segments.md, "Compaction").</summary>
+    /// <c>SegmentMaxDelay</c>). Default 32, from <c>tracestore bench compact --merges "x 1 request"</c> (2026-11-22): one
+    /// merge of 32 one-request segments peaked at 474 MiB of process memory (small spans; 444 GenAI), of 256 at
+    /// 1,462 MiB (843 GenAI), the process holding 266-356 MiB before (docs/segments.md, "Many tiny segments").</summary>
     public int MaxMergeInputs { get; init; } = 32;
 
     /// <summary>A segment of any size is rewritten without its deleted traces once they are at least this fraction of
