@@ -92,22 +92,8 @@ public sealed class MergeDeferralTests
         Assert.Equal(0, store.Store.GetStats().CompactionRoundsDeferred);
     }
 
-    /// <summary>A store (background loop off: the test runs rounds) holding <paramref name="count"/> small segments,
-    /// each with a trace of its own and one span of trace 3 (so trace 3 lies in all of them).</summary>
-    private static async Task<StoreFixture> StoreWithSmallSegments(int count)
-    {
-        var store = new StoreFixture(o => o with
-        {
-            Compaction = new CompactionOptions { RunInBackground = false, SmallSegmentBytes = 1L << 30, TargetSegmentBytes = 1L << 30, MaxMergeDeferral = MaxDeferral },
-        });
-        for (var segment = 0; segment < count; segment++)
-        {
-            await store.SealAsync("exp", (100 + segment, 0, 1_763_700_000_000 + segment), (3, segment, 1_763_700_000_000 + segment));
-        }
-
-        Assert.Equal(count, store.Store.GetStats().Segments);
-        return store;
-    }
+    private static Task<StoreFixture> StoreWithSmallSegments(int count) =>
+        StoreFixture.WithSmallSegments(count, new CompactionOptions { MaxMergeDeferral = MaxDeferral });
 
     /// <summary>Holds the whole ingest budget while a request comes in, so the store refuses it for memory (a real
     /// shortage, counted by the budget), then gives the budget back.</summary>

@@ -44,20 +44,6 @@ public sealed class MergeInputLimitTests
         Assert.Equal(nameof(CompactionOptions.MaxMergeInputs), error.ParamName);
     }
 
-    /// <summary>A store (background loop off) holding <paramref name="count"/> small segments, each with a trace of its
-    /// own and one span of trace 3.</summary>
-    private static async Task<StoreFixture> StoreWithSmallSegments(int count, int maxInputs)
-    {
-        var store = new StoreFixture(o => o with
-        {
-            Compaction = new CompactionOptions { RunInBackground = false, SmallSegmentBytes = 1L << 30, TargetSegmentBytes = 1L << 30, MaxMergeInputs = maxInputs },
-        });
-        for (var segment = 0; segment < count; segment++)
-        {
-            await store.SealAsync("exp", (100 + segment, 0, 1_763_700_000_000 + segment), (3, segment, 1_763_700_000_000 + segment));
-        }
-
-        Assert.Equal(count, store.Store.GetStats().Segments);
-        return store;
-    }
+    private static Task<StoreFixture> StoreWithSmallSegments(int count, int maxInputs) =>
+        StoreFixture.WithSmallSegments(count, new CompactionOptions { MaxMergeInputs = maxInputs });
 }

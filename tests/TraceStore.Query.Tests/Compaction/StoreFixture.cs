@@ -40,6 +40,24 @@ internal sealed class StoreFixture : IAsyncDisposable
         Assert.True(Store.SealAll() > 0);
     }
 
+    /// <summary>A store (background loop off: the test runs rounds) whose every segment counts as small, holding
+    /// <paramref name="count"/> segments, each with a trace of its own (trace 100 + i) and one span of trace 3 (so
+    /// trace 3 lies in all of them).</summary>
+    public static async Task<StoreFixture> WithSmallSegments(int count, CompactionOptions compaction)
+    {
+        var store = new StoreFixture(o => o with
+        {
+            Compaction = compaction with { RunInBackground = false, SmallSegmentBytes = 1L << 30, TargetSegmentBytes = 1L << 30 },
+        });
+        for (var segment = 0; segment < count; segment++)
+        {
+            await store.SealAsync("exp", (100 + segment, 0, 1_763_700_000_000 + segment), (3, segment, 1_763_700_000_000 + segment));
+        }
+
+        Assert.Equal(count, store.Store.GetStats().Segments);
+        return store;
+    }
+
     /// <summary>Each trace's GetTrace JSON (null when not found).</summary>
     public List<string?> Snapshot(IEnumerable<string> traceIds)
     {
