@@ -5,7 +5,7 @@ namespace TraceStore.Engine.Segments;
 
 /// <summary>
 /// A k-way merge of input files that are each sorted already, into output chunks in the merged order: the next row is
-/// the least current row among the inputs by <see cref="CompareKeys"/> (the lower <see cref="MergeInput.Rank"/> first
+/// the least current row among the inputs (kept in a heap) by <see cref="CompareKeys"/> (the lower <see cref="MergeInput.Rank"/> first
 /// on equal keys), and rows go to the output as runs: once an input is the least, its following rows are taken while
 /// they still come before every other input's current row, and each run is copied column by column with
 /// <c>duckdb_vector_copy_sel</c> (any column type, DuckDB copies the values). Nothing is sorted and nothing is held but
@@ -18,6 +18,7 @@ internal abstract class SortedMerge : IDisposable
     private readonly MergeInput[] _inputs;
     private readonly DuckDbSelection _selection = new(DuckDbTableOutput.Capacity);
     private long _written;
+    private PriorityQueue<MergeInput, MergeInput>? _queue;
 
     /// <param name="inputs">Indexed by rank; the merge owns and disposes them. Every input has the same columns.</param>
     protected SortedMerge(IReadOnlyList<MergeInput> inputs)
@@ -61,32 +62,10 @@ internal abstract class SortedMerge : IDisposable
     {
         var filled = 0;
         var selected = _selection.Rows;
-        while (filled < DuckDbTableOutput.Capacity)
+        var queue = Queue();
+        while (filled < DuckDbTableOutput.Capacity && queue.TryDequeue(out var first, out _))
         {
-            MergeInput? first = null, second = null;
-            foreach (var input in _inputs)
-            {
-                if (input.Exhausted)
-                {
-                    continue;
-                }
-
-                if (first is null || Before(input, first))
-                {
-                    second = first;
-                    first = input;
-                }
-                else if (second is null || Before(input, second))
-                {
-                    second = input;
-                }
-            }
-
-            if (first is null)
-            {
-                break;
-            }
-
+            var second = queue.Count > 0 ? queue.Peek() : null;
             var count = 0;
             bool more;
             do
@@ -117,6 +96,11 @@ internal abstract class SortedMerge : IDisposable
             {
                 first.NextChunk();
             }
+
+            if (!first.Exhausted)
+            {
+                queue.Enqueue(first, first);
+            }
         }
 
         WriteComputed(output, filled);
@@ -132,6 +116,23 @@ internal abstract class SortedMerge : IDisposable
         }
 
         _selection.Dispose();
+    }
+
+    /// <summary>The inputs that have rows left, least current row first: made at the first fill. An input is in it
+    /// only while its current row does not move (the one taken out is advanced, then put back), so the heap's order
+    /// stays valid; the least is found in log k comparisons per run instead of k.</summary>
+    private PriorityQueue<MergeInput, MergeInput> Queue()
+    {
+        if (_queue is null)
+        {
+            _queue = new PriorityQueue<MergeInput, MergeInput>(_inputs.Length, Comparer<MergeInput>.Create((a, b) => Before(a, b) ? -1 : Before(b, a) ? 1 : 0));
+            foreach (var input in _inputs.Where(input => !input.Exhausted))
+            {
+                _queue.Enqueue(input, input);
+            }
+        }
+
+        return _queue;
     }
 
     private bool Before(MergeInput a, MergeInput b)
