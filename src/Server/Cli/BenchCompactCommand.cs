@@ -28,7 +28,9 @@ internal static class BenchCompactCommand
 {
     /// <summary>One merge measured: how many segments of how many trace-buffer bytes each, merged with how much DuckDB
     /// memory.</summary>
-    internal sealed record MergeConfiguration(string Name, int Segments, long SegmentBufferBytes, long MemoryLimitBytes);
+    /// <param name="TagEvery">Above 0: before the merge, a tag is set (in the overlay) on every this-many-th trace, so
+    /// the merge folds tag changes: the path where the traces file is still merged by SQL (a window and a sort).</param>
+    internal sealed record MergeConfiguration(string Name, int Segments, long SegmentBufferBytes, long MemoryLimitBytes, int TagEvery = 0);
 
     internal static IReadOnlyList<MergeConfiguration> MergeConfigurations { get; } =
     [
@@ -36,6 +38,8 @@ internal static class BenchCompactCommand
         new("4 x 64 MiB buffers, 64 MiB DuckDB", 4, 64L << 20, 64L << 20),
         new("12 x 64 MiB buffers, 64 MiB DuckDB", 12, 64L << 20, 64L << 20),
         new("12 x 64 MiB buffers, 256 MiB DuckDB", 12, 64L << 20, 256L << 20),
+        new("12 x 64 MiB buffers, 64 MiB DuckDB, tags on every 10th trace", 12, 64L << 20, 64L << 20, TagEvery: 10),
+        new("12 x 64 MiB buffers, 256 MiB DuckDB, tags on every 10th trace", 12, 64L << 20, 256L << 20, TagEvery: 10),
 
         // Tiny segments (one request each, what a store with little traffic seals): reading memory grows with the
         // number of inputs, which CompactionOptions.MaxMergeInputs bounds.
@@ -188,6 +192,14 @@ internal static class BenchCompactCommand
     {
         using var catalog = SegmentPile.Build(folder, requests, configuration.Segments, configuration.SegmentBufferBytes);
         var inputs = catalog.Segments();
+        if (configuration.TagEvery > 0)
+        {
+            foreach (var traceId in TraceIds(catalog).Where((_, i) => i % configuration.TagEvery == 0))
+            {
+                catalog.Overlay.SetTag(traceId, "bench.reviewed", "true");
+            }
+        }
+
         using var compactor = new SegmentCompactor(catalog, configuration.MemoryLimitBytes);
         GC.Collect();
         var monitor = new MergeMonitor(SegmentScratch.SpillFolder(catalog.SegmentsFolder));
@@ -285,13 +297,22 @@ internal static class BenchCompactCommand
     }
 
     /// <summary>The median request time (ms) of the catalog's traces, read from its traces files.</summary>
-    private static long MedianRequestTimeMs(SegmentCatalog catalog)
+    private static long MedianRequestTimeMs(SegmentCatalog catalog) =>
+        Convert.ToInt64(QueryTraces(catalog, "SELECT quantile_disc(request_time_ms, 0.5) FROM {0}")[0][0], System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The catalog's trace ids, in trace-id order.</summary>
+    private static IEnumerable<string> TraceIds(SegmentCatalog catalog) =>
+        QueryTraces(catalog, "SELECT trace_id FROM {0} ORDER BY trace_id").Select(row => (string)row[0]!);
+
+    /// <summary>Rows of <paramref name="sql"/>, whose <c>{0}</c> reads every traces file of the catalog (our own
+    /// paths, quoted as literals).</summary>
+    private static List<object?[]> QueryTraces(SegmentCatalog catalog, string sql)
     {
         using var database = DuckDbDatabase.OpenInMemory();
         using var connection = database.Connect();
         var files = "[" + string.Join(", ", catalog.Segments().Select(s => DuckDbSql.Literal(Path.Combine(s.Folder, SegmentFormat.TracesFile)))) + "]";
-        using var result = connection.Query($"SELECT quantile_disc(request_time_ms, 0.5) FROM read_parquet({files})");
-        return Convert.ToInt64(result.ReadAllRows()[0][0], System.Globalization.CultureInfo.InvariantCulture);
+        using var result = connection.Query(string.Format(System.Globalization.CultureInfo.InvariantCulture, sql, $"read_parquet({files})"));
+        return result.ReadAllRows();
     }
 
     /// <summary>A clock that stays at one instant, so a TTL's cutoff does not move while the benchmark runs; timers
