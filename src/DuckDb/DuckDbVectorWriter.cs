@@ -50,6 +50,18 @@ internal readonly unsafe struct DuckDbVectorWriter
         }
     }
 
+    /// <summary>Marks the row valid (not NULL) again, for a value written over one that was NULL (set NULL, or copied in
+    /// as NULL). Nothing to do while the vector has no validity mask: every row is valid then.</summary>
+    public void SetValid(int row)
+    {
+        CheckRow(row);
+        var validity = NativeMethods.Vectors.GetValidity(_vector);
+        if (validity != null)
+        {
+            validity[row >> 6] |= 1UL << (row & 63);
+        }
+    }
+
     public void SetBoolean(int row, bool value) => *At(row, DuckDbTypeId.Boolean, 1) = value ? (byte)1 : (byte)0;
 
     public void SetSByte(int row, sbyte value) => *(sbyte*)At(row, DuckDbTypeId.TinyInt, 1) = value;

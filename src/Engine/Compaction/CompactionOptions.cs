@@ -54,9 +54,9 @@ public sealed record CompactionOptions
     /// input, which cannot spill; docs/segments.md, "Compaction"). Outside the ingest memory budget, like the segment
     /// writer's. Default 256 MiB, measured by <c>tracestore bench compact --rounds 1</c> when merges sorted rows
     /// (2026-11-22): at 64 MiB every GenAI merge and the merge of 12 default-size small segments failed. The k-way merge
-    /// completes both 12-segment merges at 64 MiB, but a merge that folds tag changes still merges the traces file in
-    /// SQL (a window and a sort over every summary), and with a tag on every 10th trace those merges ran out of memory
-    /// at 64 MiB (small and GenAI) and completed at 256 MiB, so the default stays.</summary>
+    /// completes both 12-segment merges at 64 MiB, with or without tag changes to fold (those ran out of memory at
+    /// 64 MiB while the fold was SQL over every summary). The merge's text index build (when segments carry one) runs
+    /// in this DuckDB too and was not measured at 64 MiB, so the default stays.</summary>
     public long MemoryLimitBytes { get; init; } = 256L << 20;
 
     public CompactionOptions Validate()

@@ -114,11 +114,10 @@ public sealed class SegmentCompactor : IDisposable
             var deleted = _catalog.Overlay.DeletedTraceIdsIn(sequences);
             DefineSources(inputs, deleted, fold.Changes);
             AfterOverlaySnapshot?.Invoke();
-            var foldsTags = Count("SELECT count(*) FROM kept_tag_changes") > 0;
-            WriteMergedRows([.. inputs.OrderBy(s => s.SealSequence)], new TraceIdSet(deleted), mergeTraces: !foldsTags, temporary);
-            if (foldsTags)
+            var folds = FoldedTags();
+            WriteMergedRows([.. inputs.OrderBy(s => s.SealSequence)], new TraceIdSet(deleted), folds.Count > 0 ? folds : null, temporary);
+            if (folds.Count > 0)
             {
-                _connection.Execute(SegmentFormat.Copy("SELECT * FROM merged_traces", SegmentFormat.TracesOrder, Path.Combine(temporary, SegmentFormat.TracesFile), SegmentFormat.TraceRowGroupRows));
                 _connection.Execute(SegmentFormat.Copy("SELECT * FROM kept_tag_changes", "trace_id, key", Path.Combine(temporary, SegmentFormat.TagChangesFile), rowGroupRows: null));
             }
 
@@ -170,11 +169,11 @@ public sealed class SegmentCompactor : IDisposable
     }
 
     /// <summary>
-    /// The tables and views of the traces and tag-changes files (small: one row per trace, so SQL and a sort are fine):
-    /// <c>deleted</c> the deleted trace ids, <c>latest_traces</c> each kept trace's summary from the input with the
-    /// highest seal sequence. <c>folded</c> holds,
-    /// per kept trace and tag key, the latest change among the overlay's snapshot and the inputs' folded changes;
-    /// <c>merged_traces</c> is each trace's latest summary with those changes applied to its tags.
+    /// The tables and views of the tag changes a merge folds (small: one row per changed trace and key, so SQL and a
+    /// sort are fine): <c>deleted</c> the deleted trace ids; <c>folded</c>, per trace and tag key, the latest change
+    /// among the overlay's snapshot and the inputs' folded changes; <c>kept_tag_changes</c> those of the traces the
+    /// inputs hold (the merged segment's tag-changes file). The summaries themselves are merged in C#
+    /// (<see cref="TracesMerge"/>), which applies <see cref="FoldedTags"/>.
     /// </summary>
     private void DefineSources(IReadOnlyList<SegmentInfo> inputs, IReadOnlyList<string> deleted, IReadOnlyList<TagChange> changes)
     {
@@ -203,10 +202,6 @@ public sealed class SegmentCompactor : IDisposable
             ? ""
             : $"UNION ALL SELECT trace_id, key, value, deleted, change_seq FROM read_parquet({Files(withFoldedChanges, SegmentFormat.TagChangesFile)})";
         _connection.Execute($$"""
-            CREATE OR REPLACE TEMP VIEW latest_traces AS
-                SELECT * FROM read_parquet({{Files(inputs, SegmentFormat.TracesFile)}})
-                WHERE trace_id NOT IN (SELECT trace_id FROM deleted)
-                QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY seal_sequence DESC) = 1;
             CREATE OR REPLACE TEMP TABLE folded AS
                 SELECT * FROM (SELECT * FROM overlay_changes {{earlierFolds}})
                 WHERE trace_id NOT IN (SELECT trace_id FROM deleted)
@@ -214,27 +209,26 @@ public sealed class SegmentCompactor : IDisposable
             CREATE OR REPLACE TEMP VIEW kept_tag_changes AS
                 SELECT trace_id, key, value, deleted, change_seq FROM folded
                 WHERE trace_id IN (SELECT trace_id FROM read_parquet({{Files(inputs, SegmentFormat.TracesFile)}}));
-            CREATE OR REPLACE TEMP VIEW merged_traces AS
-                SELECT t.* REPLACE (
-                    CASE WHEN c.trace_id IS NULL THEN t.tags
-                    ELSE map_from_entries(list_sort(list_concat(
-                        list_filter(map_entries(t.tags), lambda e: NOT list_contains(c.keys, e.key)), c.sets))) END AS tags)
-                FROM latest_traces t LEFT JOIN (
-                    SELECT trace_id, list(key) AS keys, list({'key': key, 'value': value}) FILTER (WHERE NOT deleted) AS sets
-                    FROM folded GROUP BY trace_id) c ON c.trace_id = t.trace_id;
             """);
+    }
+
+    /// <summary>The changes <c>kept_tag_changes</c> holds, for <see cref="TracesMerge"/> to apply.</summary>
+    private TagFolds FoldedTags()
+    {
+        using var result = _connection.Query("SELECT trace_id, key, value, deleted FROM kept_tag_changes");
+        return new TagFolds(result.ReadAllRows().Select(row => ((string)row[0]!, (string)row[1]!, (string?)row[2], (bool)row[3]!)));
     }
 
     /// <summary>
     /// Writes the merged spans, payloads and attrs files of <paramref name="inputs"/> (in seal order) into
     /// <paramref name="folder"/>: each a k-way merge of the inputs' files, which are sorted already
     /// (<see cref="SortedMerge"/>), streamed by one COPY in the order the merge produces its rows. Spans first: their
-    /// merged rows renumber the attrs' <c>span_row</c>. The traces file too when <paramref name="mergeTraces"/> (no tag
-    /// change is folded into it: a fold rewrites tags maps, done in SQL). The inputs are read in a DuckDB of their own
+    /// merged rows renumber the attrs' <c>span_row</c>. Then the traces file, with <paramref name="folds"/> applied to
+    /// the changed traces' tags. The inputs are read in a DuckDB of their own
     /// (<see cref="ReaderMemoryBytes"/>): the COPY's scan fetches their chunks from inside the compactor's DuckDB's
     /// query, and the two instances share no lock, thread or memory limit.
     /// </summary>
-    private void WriteMergedRows(IReadOnlyList<SegmentInfo> inputs, TraceIdSet deleted, bool mergeTraces, string folder)
+    private void WriteMergedRows(IReadOnlyList<SegmentInfo> inputs, TraceIdSet deleted, TagFolds? folds, string folder)
     {
         IReadOnlyList<string> Files(string name) => [.. inputs.Select(s => Path.Combine(s.Folder, name))];
         using var database = SegmentScratch.OpenDatabase(
@@ -278,10 +272,9 @@ public sealed class SegmentCompactor : IDisposable
             CopyMerged(attrs, Path.Combine(folder, SegmentFormat.AttrsFile), SegmentFormat.AttrRowGroupRows);
         }
 
-        if (mergeTraces)
+        var latest = LatestSummaries.Find(database, Files(SegmentFormat.TracesFile));
+        using (var traces = new TracesMerge(Open(SegmentFormat.TracesFile, TracesMerge.Keys), latest, deleted, folds))
         {
-            var latest = LatestSummaries.Find(database, Files(SegmentFormat.TracesFile));
-            using var traces = new TracesMerge(Open(SegmentFormat.TracesFile, TracesMerge.Keys), latest, deleted);
             CopyMerged(traces, Path.Combine(folder, SegmentFormat.TracesFile), SegmentFormat.TraceRowGroupRows);
         }
     }
@@ -342,12 +335,6 @@ public sealed class SegmentCompactor : IDisposable
         {
             _merging = null;
         }
-    }
-
-    private long Count(string sql)
-    {
-        using var result = _connection.Query(sql);
-        return Convert.ToInt64(result.ReadAllRows()[0][0], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private SegmentInfo? Describe(long sequence, string final, string temporary)

@@ -148,15 +148,20 @@ internal sealed class AttrsMerge : SortedMerge
 }
 
 /// <summary>
-/// The merged traces file when no tag change is folded into it: each kept trace's latest summary (the row of the input
-/// with the highest seal sequence, <see cref="LatestSummaries"/>), deleted traces left out, in
-/// <see cref="SegmentFormat.TracesOrder"/> (request_time_ms, trace_id), which every input is sorted by.
+/// The merged traces file: each kept trace's latest summary (the row of the input with the highest seal sequence,
+/// <see cref="LatestSummaries"/>), deleted traces left out, in <see cref="SegmentFormat.TracesOrder"/>
+/// (request_time_ms, trace_id), which every input is sorted by. With <paramref name="folds"/>, the <c>tags</c> map of
+/// each changed trace is rewritten (<see cref="TagFolds.Apply"/>): the row is copied like any other, then its map is
+/// pointed at new entries appended to the column's child vector.
 /// </summary>
-internal sealed class TracesMerge(IReadOnlyList<MergeInput> inputs, LatestSummaries latest, TraceIdSet deleted) : SortedMerge(inputs)
+internal sealed class TracesMerge(IReadOnlyList<MergeInput> inputs, LatestSummaries latest, TraceIdSet deleted, TagFolds? folds = null) : SortedMerge(inputs)
 {
     private readonly RowSet[] _latest = [.. inputs.Select(input => latest.Of(input.Rank))];
+    private readonly int _tagsColumn = inputs[0].Columns.ToList().FindIndex(column => column.Name == "tags");
+    private readonly List<(int ChunkRow, List<(byte[] Key, byte[]? Value)> Tags)> _rewrites = [];
 
-    public static string[] Keys => ["request_time_ms", "trace_id"];
+    /// <summary>Input names: (request_time_ms, trace_id), the sort key, and tags, which a fold reads.</summary>
+    public static string[] Keys => ["request_time_ms", "trace_id", "tags"];
 
     protected override int CompareKeys(MergeInput a, MergeInput b)
     {
@@ -164,8 +169,57 @@ internal sealed class TracesMerge(IReadOnlyList<MergeInput> inputs, LatestSummar
         return order != 0 ? order : MergeInput.CompareText(a.Key(1), a.Row, b.Key(1), b.Row);
     }
 
-    protected override bool Keep(MergeInput input, long mergedRow, int chunkRow) =>
-        _latest[input.Rank].Contains(input.FileRow) && !deleted.Contains(input.Key(1).GetBytes(input.Row));
+    protected override bool Keep(MergeInput input, long mergedRow, int chunkRow)
+    {
+        var traceId = input.Key(1).GetBytes(input.Row);
+        if (!_latest[input.Rank].Contains(input.FileRow) || deleted.Contains(traceId))
+        {
+            return false;
+        }
+
+        if (folds?.Apply(traceId, input.Key(2), input.Row) is { } tags)
+        {
+            _rewrites.Add((chunkRow, tags));
+        }
+
+        return true;
+    }
+
+    /// <summary>Points the rewritten rows' <c>tags</c> at their folded maps (their copied entries stay in the child
+    /// vector, unreferenced).</summary>
+    protected override void WriteComputed(DuckDbTableOutput output, int rows)
+    {
+        if (_rewrites.Count == 0)
+        {
+            return;
+        }
+
+        var column = output.Column(_tagsColumn);
+        var entries = column.AppendListChildren(_rewrites.Sum(rewrite => rewrite.Tags.Count), out var at);
+        var keys = entries.GetField(0);
+        var values = entries.GetField(1);
+        foreach (var (row, tags) in _rewrites)
+        {
+            column.SetValid(row);
+            column.SetListEntry(row, at, tags.Count);
+            foreach (var (key, value) in tags)
+            {
+                keys.SetUtf8(at, key);
+                if (value is null)
+                {
+                    values.SetNull(at);
+                }
+                else
+                {
+                    values.SetUtf8(at, value);
+                }
+
+                at++;
+            }
+        }
+
+        _rewrites.Clear();
+    }
 }
 
 /// <summary>Which row of the traces files holds each trace's latest summary (highest seal sequence): a window over

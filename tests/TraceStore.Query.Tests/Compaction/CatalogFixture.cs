@@ -52,14 +52,18 @@ internal sealed class CatalogFixture : IDisposable
         [.. traceIds.Select(id => Reader.Get(id) is { } trace ? GetTraceJson.ToJson(trace) : null)];
 
     /// <summary>The tags map stored in <paramref name="segment"/>'s traces file for the trace (plain DuckDB, no overlay).</summary>
-    public static Dictionary<string, string> StoredTags(SegmentInfo segment, string traceId)
+    public static Dictionary<string, string> StoredTags(SegmentInfo segment, string traceId) =>
+        StoredTagEntries(segment, traceId).ToDictionary(e => e.Key, e => e.Value);
+
+    /// <summary>The tags map of <see cref="StoredTags"/> as its entries, in stored order.</summary>
+    public static List<KeyValuePair<string, string>> StoredTagEntries(SegmentInfo segment, string traceId)
     {
         using var database = DuckDbDatabase.OpenInMemory();
         using var connection = database.Connect();
         using var query = connection.Prepare($"SELECT tags FROM read_parquet({DuckDbSql.Literal(Path.Combine(segment.Folder, SegmentFormat.TracesFile))}) WHERE trace_id = $1");
         query.Bind(1, traceId);
         using var result = query.Execute();
-        return ((List<KeyValuePair<object, object?>>)result.ReadAllRows().Single()[0]!).ToDictionary(e => (string)e.Key, e => (string)e.Value!);
+        return [.. ((List<KeyValuePair<object, object?>>)result.ReadAllRows().Single()[0]!).Select(e => KeyValuePair.Create((string)e.Key, (string)e.Value!))];
     }
 
     public void Reopen()
