@@ -65,7 +65,7 @@ internal sealed class StoreMaintenance : IAsyncDisposable
         _shortages = shortages ?? (static () => 0);
         _shortagesSeen = _shortages();
         _database = SegmentCompactor.OpenDatabase(options.MemoryLimitBytes, catalog);
-        _compactor = new SegmentCompactor(catalog, _database, options.MemoryLimitBytes);
+        _compactor = new SegmentCompactor(catalog, _database);
         _enforcer = new RetentionEnforcer(catalog, retention, time, _database);
     }
 

@@ -9,8 +9,21 @@ namespace TraceStore.Engine.Segments;
 /// one file, the scan returns the rows in file order, so <see cref="FileRow"/> is the row's number in the file (what
 /// the attrs file's <c>span_row</c> names). The current row is (<see cref="Chunk"/>, <see cref="Row"/>).
 /// </summary>
+/// <remarks>
+/// Memory: the connection's <c>streaming_buffer_size</c> is <see cref="StreamingBufferSize"/>, so DuckDB reads one
+/// chunk ahead of the one held here. DuckDB counts only a buffered chunk's fixed-width vectors against that setting
+/// (16 bytes per VARCHAR value, not its text), so at its default (976 KiB) a streaming result of 6 VARCHAR columns ran
+/// about 5 chunks ahead whatever their text: a whole input payloads file of 9,750 GenAI payloads (38 MiB decoded) per
+/// input, 12 of them in a 12-input merge, none of it in DuckDB's memory accounting (measured 2026-11-22,
+/// docs/segments.md "Where the memory goes"). With one chunk ahead, what a reader holds is its current row group's
+/// pages (counted as DuckDB's <c>ALLOCATOR</c> memory, under the readers' limit), the chunk it decoded ahead and the
+/// chunk the merge is reading.
+/// </remarks>
 internal sealed class MergeInput : IDisposable
 {
+    /// <summary>Less than any chunk's vectors, so DuckDB stops at one chunk ahead (it does not accept 0).</summary>
+    internal const string StreamingBufferSize = "1KB";
+
     private static readonly object?[] Streaming = [];
 
     private readonly DuckDbConnection _connection;
@@ -26,7 +39,7 @@ internal sealed class MergeInput : IDisposable
     public MergeInput(DuckDbDatabase database, string path, int rank, string columns, params string[] keyColumns)
     {
         Rank = rank;
-        _connection = database.Connect();
+        _connection = Connect(database);
         try
         {
             _result = _connection.Query($"SELECT {columns} FROM read_parquet({DuckDbSql.Literal(path)})", Streaming);
@@ -43,6 +56,23 @@ internal sealed class MergeInput : IDisposable
     }
 
     public int Rank { get; }
+
+    /// <summary>A connection for one input's streaming result: <c>streaming_buffer_size</c> set to
+    /// <see cref="StreamingBufferSize"/>.</summary>
+    internal static DuckDbConnection Connect(DuckDbDatabase database)
+    {
+        var connection = database.Connect();
+        try
+        {
+            connection.Execute($"SET streaming_buffer_size = '{StreamingBufferSize}'");
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
 
     public IReadOnlyList<DuckDbColumn> Columns => _result.Columns;
 

@@ -1,5 +1,4 @@
 using TraceStore.DuckDb;
-using TraceStore.DuckDb.TableFunctions;
 using TraceStore.Engine.Catalog;
 
 namespace TraceStore.Engine.Segments;
@@ -32,7 +31,6 @@ public sealed class SegmentCompactor : IDisposable
     private readonly SegmentCatalog _catalog;
     private readonly DuckDbDatabase? _ownDatabase;
     private readonly DuckDbConnection _connection;
-    private readonly long _memoryLimitBytes;
     private readonly TextIndexBuilder _textIndex = new();
 
     /// <summary>The table function through which a COPY writes <see cref="_merging"/>'s rows: a name per compactor, as
@@ -45,19 +43,17 @@ public sealed class SegmentCompactor : IDisposable
     public SegmentCompactor(SegmentCatalog catalog, long memoryLimitBytes = 64L << 20)
     {
         _catalog = catalog;
-        _memoryLimitBytes = memoryLimitBytes;
         _ownDatabase = OpenDatabase(memoryLimitBytes, catalog);
         _connection = _ownDatabase.Connect();
         _connection.RegisterTableFunction(new SegmentMergeFunction(_mergeFunction, () => _merging));
     }
 
     /// <summary>A compactor on a connection of <paramref name="database"/>, which the caller owns (the maintenance loop
-    /// shares one DuckDB, and so one memory limit, <paramref name="memoryLimitBytes"/>, between compaction and
-    /// retention); open it with <see cref="OpenDatabase"/>.</summary>
-    internal SegmentCompactor(SegmentCatalog catalog, DuckDbDatabase database, long memoryLimitBytes)
+    /// shares one DuckDB, and so one memory limit, between compaction and retention); open it with
+    /// <see cref="OpenDatabase"/>.</summary>
+    internal SegmentCompactor(SegmentCatalog catalog, DuckDbDatabase database)
     {
         _catalog = catalog;
-        _memoryLimitBytes = memoryLimitBytes;
         _connection = database.Connect();
         _connection.RegisterTableFunction(new SegmentMergeFunction(_mergeFunction, () => _merging));
     }
@@ -264,7 +260,7 @@ public sealed class SegmentCompactor : IDisposable
         var payloadCopies = FirstCopies.Find(database, Files(SegmentFormat.PayloadsFile));
         using (var payloads = new PayloadsMerge(Open(SegmentFormat.PayloadsFile, PayloadsMerge.Keys), payloadCopies, deleted))
         {
-            CopyMerged(payloads, Path.Combine(folder, SegmentFormat.PayloadsFile), PayloadRowGroupRows(Files(SegmentFormat.PayloadsFile)));
+            CopyMerged(payloads, Path.Combine(folder, SegmentFormat.PayloadsFile), SegmentFormat.PayloadRowGroupRows);
         }
 
         using (var attrs = new AttrsMerge(Open(SegmentFormat.AttrsFile, AttrsMerge.Keys), mergedSpanRows))
@@ -281,12 +277,13 @@ public sealed class SegmentCompactor : IDisposable
 
     /// <summary>
     /// The memory limit of the DuckDB a merge reads its inputs with: what the open row groups of <paramref name="files"/>
-    /// need, which DuckDB cannot spill (a reader holds its row group's pages decompressed while it reads them; measured
-    /// 2026-11-22 on small spans, a spans file's row group of 4.5 MB uncompressed held 10 MB while read): for each kind
-    /// of file, the largest row group of every input, uncompressed, times <see cref="ReaderBytesPerRowGroupByte"/>, plus
-    /// <see cref="ReaderHeadroomBytes"/>. The merge's own limit is the writer's (the COPY's row groups, which spill),
-    /// so the readers' need does not count against it, and what they need grows with the number of inputs and their
-    /// row-group sizes, not with the inputs' total size.
+    /// need, which DuckDB cannot spill (a reader holds its row group's pages decompressed while it reads them, counted
+    /// as DuckDB's <c>ALLOCATOR</c> memory): for each kind of file, the largest row group of every input, uncompressed,
+    /// times <see cref="ReaderBytesPerRowGroupByte"/>, plus <see cref="ReaderHeadroomBytes"/>. The merge's own limit is
+    /// the writer's (the COPY's row groups, which spill), so the readers' need does not count against it, and what they
+    /// need grows with the number of inputs and their row-group sizes, not with the inputs' total size. It is a bound,
+    /// not what the readers take: the chunks a reader has decoded are outside DuckDB's accounting
+    /// (<see cref="MergeInput"/> keeps them to one ahead).
     /// </summary>
     private long ReaderMemoryBytes(IReadOnlyList<string> files, int inputCount)
     {
@@ -296,30 +293,6 @@ public sealed class SegmentCompactor : IDisposable
             string.Join(", ", files.Select(DuckDbSql.Literal)) + "]) GROUP BY ALL) GROUP BY ALL) GROUP BY ALL)");
         var largest = (long)result.ReadAllRows()[0][0]!;
         return (largest * ReaderBytesPerRowGroupByte) + ReaderHeadroomBytes + (inputCount * ReaderBytesPerInput);
-    }
-
-    /// <summary>
-    /// Rows per row group of the merged payloads file: <see cref="SegmentFormat.PayloadRowGroupRows"/>, unless a row
-    /// group of the inputs' average payload (uncompressed) would pass a quarter of the memory limit; then fewer, in
-    /// multiples of 2,048 (DuckDB's chunk). DuckDB's Parquet writer holds a row group whole and then its largest
-    /// column's page, uncompressed and compressed, in single allocations that cannot spill: 8,192 GenAI payloads made
-    /// allocations of 14-16 MiB and failed at 64 MiB (2026-11-22). Smaller payload row groups only make get-trace read
-    /// less.
-    /// </summary>
-    private int PayloadRowGroupRows(IReadOnlyList<string> files)
-    {
-        using var result = _connection.Query(
-            "SELECT CAST(coalesce(sum(bytes), 0) AS BIGINT), CAST(coalesce(sum(rows), 0) AS BIGINT) FROM (SELECT sum(total_uncompressed_size) AS bytes, " +
-            "any_value(row_group_num_rows) AS rows FROM parquet_metadata([" + string.Join(", ", files.Select(DuckDbSql.Literal)) + "]) GROUP BY file_name, row_group_id)");
-        var row = result.ReadAllRows()[0];
-        var (bytes, rows) = ((long)row[0]!, (long)row[1]!);
-        if (rows == 0)
-        {
-            return SegmentFormat.PayloadRowGroupRows;
-        }
-
-        var fitting = _memoryLimitBytes / 4 / Math.Max(1, bytes / rows);
-        return (int)Math.Clamp(fitting / DuckDbTableOutput.Capacity * DuckDbTableOutput.Capacity, DuckDbTableOutput.Capacity, SegmentFormat.PayloadRowGroupRows);
     }
 
     /// <summary>One COPY of <paramref name="merge"/>'s rows, in the order it produces them, to <paramref name="path"/>

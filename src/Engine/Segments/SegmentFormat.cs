@@ -50,8 +50,17 @@ public static class SegmentFormat
     /// DuckDB's default of 122,880 rows, 500-byte values made a 61 MB row group).</summary>
     public const int AttrRowGroupRows = 32_768;
 
-    /// <summary>Row groups of the payload file are small so get-trace reads little beyond its own trace.</summary>
-    public const int PayloadRowGroupRows = 8_192;
+    /// <summary>
+    /// Row groups of the payload file: DuckDB's minimum (its chunk, 2,048 rows), written by the sealer and by merges.
+    /// DuckDB writes each column of a row group as one page. A Parquet reader holds the page it reads whole,
+    /// decompressed, so a merge holds one such page per large column per input at once: at 8,192 GenAI payloads a
+    /// page of prompts was 15 MB, and a 12-input merge's readers held 12 x 2 of them (docs/segments.md, "Where the
+    /// memory goes"); at 2,048, 3.8 MB. The writer, too, allocates a row group's largest page whole, uncompressed and
+    /// compressed, in allocations that cannot spill (8,192 GenAI payloads: 14-16 MiB each, which failed the sorting
+    /// merge at 64 MiB). Smaller groups also make get-trace read less beyond its own trace; the GenAI payloads file
+    /// was 0.1 % larger.
+    /// </summary>
+    public const int PayloadRowGroupRows = 2_048;
 
     public static string FolderName(long sealSequence) => $"seg-{sealSequence:D20}";
 

@@ -16,8 +16,9 @@ namespace TraceStore.Query.Tests.Compaction;
 /// <summary>
 /// A merge whose inputs are many times its DuckDB memory limit (64 MiB against more than 100 MB of OTLP spans, about
 /// 280,000 small spans with a dozen attributes each; or 16,500 GenAI spans with their prompts and completions, whose
-/// payload row groups of 8,192 rows are 14-16 MiB each) must complete and keep every span, payload and attribute on the
-/// span it belongs to. Guards the k-way merge (<see cref="SortedMerge"/>) and the renumbering of attrs' span rows:
+/// payload row groups were 14-16 MiB each at 8,192 rows) must complete and keep every span, payload and attribute on
+/// the span it belongs to; payload files, sealed and merged, keep row groups of at most
+/// <see cref="SegmentFormat.PayloadRowGroupRows"/> rows (what a merge's readers hold, one per input). Guards the k-way merge (<see cref="SortedMerge"/>) and the renumbering of attrs' span rows:
 /// compared by counts and by order-independent hashes of (trace_id, span_id, key, value) over attrs joined to spans by
 /// row, before and after, computed in a separate DuckDB without a limit.
 /// </summary>
@@ -49,6 +50,7 @@ public sealed class MergeUnderMemoryLimitTests : IDisposable
         Assert.True(otlpBytes > minOtlpBytes, $"only {otlpBytes} bytes of OTLP spans");
         var before = FingerprintOf(inputs);
         Assert.True(before.Attrs > before.Spans, "every span has several attributes");
+        var sealedPayloads = before.Payloads > 0 ? inputs.Select(LargestPayloadRowGroup).ToList() : [];
 
         using var compactor = new SegmentCompactor(catalog, MemoryLimit);
         var merged = compactor.Merge(inputs);
@@ -59,6 +61,24 @@ public sealed class MergeUnderMemoryLimitTests : IDisposable
         Assert.Equal(inputs.Sum(s => s.Traces), merged.Traces);
         var after = FingerprintOf([merged]);
         Assert.Equal(before, after);
+        if (after.Payloads > 0)
+        {
+            Assert.All(sealedPayloads, sealedFile => Assert.Equal(SegmentFormat.PayloadRowGroupRows, sealedFile.Rows));
+            var (rows, groups) = LargestPayloadRowGroup(merged);
+            Assert.Equal(SegmentFormat.PayloadRowGroupRows, rows);
+            Assert.True(groups > 1, "the merged payloads fill several row groups");
+        }
+    }
+
+    /// <summary>The most rows in one row group of <paramref name="segment"/>'s payloads file, and its row groups.</summary>
+    private static (long Rows, long Groups) LargestPayloadRowGroup(SegmentInfo segment)
+    {
+        using var database = DuckDbDatabase.OpenInMemory();
+        using var connection = database.Connect();
+        using var result = connection.Query(
+            "SELECT max(row_group_num_rows), count(DISTINCT row_group_id) FROM parquet_metadata($1)", Path.Combine(segment.Folder, SegmentFormat.PayloadsFile));
+        var row = result.ReadAllRows().Single();
+        return ((long)row[0]!, (long)row[1]!);
     }
 
     /// <summary>Counts and hash sums of one or more segments' files. <c>AttrsHash</c> is over attrs joined to spans by
